@@ -80,5 +80,5 @@ class Keys:
         return EventKeys(self.prefix, event_id)
 
     @property
-    def open_events(self) -> str:  # set of event ids whose streams the consumers read
-        return f"{self.prefix}:events:open"
+    def events(self) -> str:  # set of event ids loaded into Redis: the streams the consumers read
+        return f"{self.prefix}:events"

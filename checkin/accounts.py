@@ -1,0 +1,75 @@
+"""Devices (gate kiosks) and people (admins, coordinators) and their tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+
+from checkin.keys import Keys
+from checkin.tokens import make_device_token, new_id, new_secret, token_hash
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str
+    name: str
+    role: str
+    event_id: str | None
+
+    def may_watch(self, event_id: str) -> bool:
+        return self.role == "admin" or self.event_id == event_id
+
+
+async def enroll_device(
+    conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, event_id: str, gate_id: str, label: str = ""
+) -> tuple[str, str]:
+    """Register a gate device; return (device_id, token). Only the token's hash is kept."""
+    gate_event = await conn.fetchval("SELECT event_id FROM gates WHERE gate_id = $1", gate_id)
+    if gate_event != event_id:
+        raise LookupError(f"event {event_id!r} has no gate {gate_id!r}")
+    device_id = new_id("D")
+    token = make_device_token(event_id, device_id)
+    await conn.execute(
+        "INSERT INTO devices (device_id, event_id, gate_id, label, token_hash) VALUES ($1, $2, $3, $4, $5)",
+        device_id, event_id, gate_id, label, token.hash,
+    )
+    await redis.hset(keys.event(event_id).devices, device_id,
+                     orjson.dumps({"h": token.hash, "s": "active", "g": gate_id}))
+    return device_id, token.text
+
+
+async def revoke_device(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, device_id: str) -> None:
+    row = await conn.fetchrow(
+        "UPDATE devices SET status = 'revoked', revoked_at = now() WHERE device_id = $1"
+        " RETURNING event_id, gate_id, token_hash", device_id)
+    if row is None:
+        raise LookupError(f"no device {device_id!r}")
+    await redis.hset(keys.event(row["event_id"]).devices, device_id,
+                     orjson.dumps({"h": row["token_hash"], "s": "revoked", "g": row["gate_id"]}))
+
+
+async def add_user(conn: asyncpg.Connection, name: str, role: str, event_id: str | None) -> tuple[str, str]:
+    """Create an admin or coordinator; return (user_id, token)."""
+    if role not in ("admin", "coordinator"):
+        raise ValueError(f"role must be admin or coordinator, got {role!r}")
+    if role == "coordinator" and not event_id:
+        raise ValueError("a coordinator needs an event")
+    user_id = new_id("U")
+    token = f"{user_id}.{new_secret()}"
+    await conn.execute(
+        "INSERT INTO users (user_id, name, role, event_id, token_hash) VALUES ($1, $2, $3, $4, $5)",
+        user_id, name, role, event_id if role == "coordinator" else None, token_hash(token),
+    )
+    return user_id, token
+
+
+async def user_for_token(conn: asyncpg.Connection | asyncpg.Pool, token: str | None) -> User | None:
+    if not token or len(token) > 200:
+        return None
+    row = await conn.fetchrow(
+        "SELECT user_id, name, role, event_id FROM users WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash(token))
+    return User(row["user_id"], row["name"], row["role"], row["event_id"]) if row else None

@@ -1,0 +1,172 @@
+"""Events, their zones, gates and shifts in Postgres, and loading an open event into Redis."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+
+from checkin.keys import Keys
+from checkin.rules import Policy
+
+
+def mask_name(name: str) -> str:
+    """What a gate may show: 陳小明 -> 陳○明, so a bystander cannot read a full name off the screen."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "○"
+    return name[0] + "○" * (len(name) - 2) + name[-1]
+
+
+async def create_event(
+    conn: asyncpg.Connection, event_id: str, name: str, starts_on: date, ends_on: date,
+    policy: Policy | None = None, tz: str = "Asia/Taipei",
+) -> None:
+    Keys("x").event(event_id)  # validates the id
+    body = (policy or Policy(tz=tz)).__dict__
+    await conn.execute(
+        "INSERT INTO events (event_id, name, starts_on, ends_on, tz, policy) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (event_id) DO UPDATE SET name = EXCLUDED.name, starts_on = EXCLUDED.starts_on,"
+        " ends_on = EXCLUDED.ends_on, tz = EXCLUDED.tz, policy = EXCLUDED.policy",
+        event_id, name, starts_on, ends_on, tz, orjson.dumps(body).decode(),
+    )
+
+
+async def add_zone(conn: asyncpg.Connection, event_id: str, zone_id: str, name: str) -> None:
+    await conn.execute(
+        "INSERT INTO zones (event_id, zone_id, name) VALUES ($1, $2, $3)"
+        " ON CONFLICT (event_id, zone_id) DO UPDATE SET name = EXCLUDED.name",
+        event_id, zone_id, name,
+    )
+
+
+async def add_gate(
+    conn: asyncpg.Connection, event_id: str, gate_id: str, zone_id: str, name: str, mode: str = "auto"
+) -> None:
+    await conn.execute(
+        "INSERT INTO gates (gate_id, event_id, zone_id, name, mode) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (gate_id) DO UPDATE SET zone_id = EXCLUDED.zone_id, name = EXCLUDED.name,"
+        " mode = EXCLUDED.mode",
+        gate_id, event_id, zone_id, name, mode,
+    )
+
+
+async def add_shift(
+    conn: asyncpg.Connection, event_id: str, shift_id: str, zone_id: str, name: str,
+    starts_at: datetime, ends_at: datetime, required: int = 0,
+) -> None:
+    await conn.execute(
+        "INSERT INTO shifts (shift_id, event_id, zone_id, name, starts_at, ends_at, required)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (shift_id) DO UPDATE SET"
+        " zone_id = EXCLUDED.zone_id, name = EXCLUDED.name, starts_at = EXCLUDED.starts_at,"
+        " ends_at = EXCLUDED.ends_at, required = EXCLUDED.required",
+        event_id, shift_id, zone_id, name, starts_at, ends_at, required,
+    )
+
+
+async def assign(conn: asyncpg.Connection, event_id: str, shift_id: str, volunteer_ids: list[str]) -> None:
+    await conn.executemany(
+        "INSERT INTO assignments (event_id, volunteer_id, shift_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        [(event_id, vid, shift_id) for vid in volunteer_ids],
+    )
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _day_start_ms(day: date, tz: ZoneInfo) -> int:
+    return _ms(datetime.combine(day, time(0), tz))
+
+
+async def event_policy(conn: asyncpg.Connection, event_id: str) -> tuple[Policy, str] | None:
+    row = await conn.fetchrow("SELECT policy, status FROM events WHERE event_id = $1", event_id)
+    if row is None:
+        return None
+    return Policy.from_json(orjson.loads(row["policy"])), row["status"]
+
+
+_ROSTER_SQL = """
+SELECT c.card_id, v.volunteer_id, v.name, coalesce(t.name, '') AS team, v.birth_year,
+       v.insured_from, v.insured_to,
+       array_agg(s.shift_id ORDER BY s.starts_at) AS shift_ids,
+       array_agg(s.zone_id ORDER BY s.starts_at) AS zones,
+       array_agg(s.starts_at ORDER BY s.starts_at) AS starts,
+       array_agg(s.ends_at ORDER BY s.starts_at) AS ends
+FROM assignments a
+JOIN volunteers v USING (volunteer_id)
+JOIN shifts s ON s.shift_id = a.shift_id
+JOIN cards c ON c.volunteer_id = v.volunteer_id AND c.status = 'active'
+LEFT JOIN teams t ON t.team_id = v.team_id
+WHERE a.event_id = $1
+GROUP BY c.card_id, v.volunteer_id, t.name
+"""
+
+
+def roster_record(row: Any, tz: ZoneInfo, senior_from_year: int) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "v": row["volunteer_id"], "n": mask_name(row["name"]), "t": row["team"], "z": row["zones"][0],
+        "s": [[_ms(a), _ms(b), sid] for a, b, sid in zip(row["starts"], row["ends"], row["shift_ids"], strict=True)],
+        "o": 1 if row["birth_year"] is not None and row["birth_year"] <= senior_from_year else 0,
+    }
+    if row["insured_from"] is not None and row["insured_to"] is not None:
+        record["i0"] = _day_start_ms(row["insured_from"], tz)
+        record["i1"] = _day_start_ms(row["insured_to"] + timedelta(days=1), tz)
+    return record
+
+
+async def load_event(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, event_id: str) -> int:
+    """Copy what the gate needs of an event into Redis; return the roster size. Live state is kept."""
+    event = await conn.fetchrow("SELECT * FROM events WHERE event_id = $1", event_id)
+    if event is None:
+        raise LookupError(f"no event {event_id!r}")
+    policy = Policy.from_json(orjson.loads(event["policy"]))
+    tz = ZoneInfo(event["tz"])
+    senior_from_year = event["starts_on"].year - 65
+    ev = keys.event(event_id)
+    rows = await conn.fetch(_ROSTER_SQL, event_id)
+    roster = {r["card_id"]: orjson.dumps(roster_record(r, tz, senior_from_year)) for r in rows}
+    revoked = [r["card_id"] for r in await conn.fetch(
+        "SELECT c.card_id FROM cards c JOIN assignments a USING (volunteer_id)"
+        " WHERE a.event_id = $1 AND c.status = 'revoked'", event_id)]
+    gates = {r["gate_id"]: orjson.dumps({"z": r["zone_id"], "m": r["mode"]}) for r in await conn.fetch(
+        "SELECT gate_id, zone_id, mode FROM gates WHERE event_id = $1", event_id)}
+    devices = {r["device_id"]: orjson.dumps({"h": r["token_hash"], "s": r["status"], "g": r["gate_id"]})
+               for r in await conn.fetch(
+                   "SELECT device_id, token_hash, status, gate_id FROM devices WHERE event_id = $1", event_id)}
+    durable = {r["device_id"]: r["durable_seq"] for r in await conn.fetch(
+        "SELECT w.device_id, w.durable_seq FROM device_watermarks w JOIN devices d USING (device_id)"
+        " WHERE d.event_id = $1", event_id)}
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(ev.roster, ev.revoked, ev.gates, ev.devices)
+        for key, mapping in ((ev.roster, roster), (ev.gates, gates), (ev.devices, devices)):
+            if mapping:
+                pipe.hset(key, mapping=mapping)
+        if revoked:
+            pipe.sadd(ev.revoked, *revoked)
+        if durable:
+            pipe.hset(ev.durable, mapping=durable)
+        pipe.hset(ev.meta, mapping={
+            "status": event["status"], "name": event["name"], "tz": event["tz"],
+            "debounce_s": policy.debounce_s, "insurance": policy.insurance,
+            "shift_early_min": policy.shift_early_min, "shift_late_min": policy.shift_late_min,
+            "clock_skew_s": policy.clock_skew_s,
+        })
+        pipe.sadd(keys.events, event_id)  # kept after closing, so consumers drain what is left
+        await pipe.execute()
+    return len(roster)
+
+
+async def set_status(
+    conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, event_id: str, status: str
+) -> int:
+    """Open or close an event and (re)load it into Redis."""
+    done = await conn.execute("UPDATE events SET status = $2 WHERE event_id = $1", event_id, status)
+    if done.endswith(" 0"):
+        raise LookupError(f"no event {event_id!r}")
+    return await load_event(conn, redis, keys, event_id)

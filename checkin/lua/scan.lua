@@ -1,0 +1,120 @@
+-- One scan, decided and applied atomically: the same rules as checkin/rules.py `decide`.
+-- KEYS: 1 meta, 2 roster, 3 revoked, 4 gates, 5 devices, 6 presence, 7 counts, 8 stream, 9 durable, 10 answer
+-- ARGV: 1 scan_id, 2 device_id, 3 token_hash, 4 gate_id, 5 seq, 6 card_id, 7 card_reason, 8 at_ms,
+--       9 device_at_ms, 10 received_ms, 11 warnings (comma separated), 12 mode override, 13 source,
+--       14 max backlog, 15 answer ttl seconds
+-- Returns {'auth', code} | {'busy'} | {'ok', answer_json, durable_seq} | {'replay', answer_json, durable_seq}
+
+local dev = redis.call('HGET', KEYS[5], ARGV[2])
+if not dev then return {'auth', 'unknown_device'} end
+dev = cjson.decode(dev)
+if dev.h ~= ARGV[3] then return {'auth', 'bad_token'} end
+if dev.s ~= 'active' then return {'auth', 'device_revoked'} end
+
+local durable = redis.call('HGET', KEYS[9], ARGV[2]) or '0'
+local previous = redis.call('GET', KEYS[10])
+if previous then return {'replay', previous, durable} end
+if redis.call('XLEN', KEYS[8]) >= tonumber(ARGV[14]) then return {'busy'} end
+
+local meta = redis.call('HMGET', KEYS[1], 'status', 'debounce_s', 'insurance', 'shift_early_min', 'shift_late_min')
+local at = tonumber(ARGV[8])
+local warnings = {}
+for w in string.gmatch(ARGV[11], '[^,]+') do warnings[#warnings + 1] = w end
+
+local verdict, reason, minutes, closes = nil, '', -1, ''
+local vid, name, team, zone, senior = '', '', '', '', false
+local gate = redis.call('HGET', KEYS[4], ARGV[4])
+local mode = nil
+if gate then
+  gate = cjson.decode(gate)
+  zone = gate.z
+  mode = gate.m
+  if ARGV[12] ~= '' then mode = ARGV[12] end
+end
+
+local presence = nil
+if meta[1] ~= 'open' then
+  verdict, reason = 'rejected', 'event_closed'
+elseif not gate then
+  verdict, reason = 'rejected', 'wrong_gate'
+elseif ARGV[7] ~= '' then
+  verdict, reason = 'rejected', ARGV[7]
+elseif redis.call('SISMEMBER', KEYS[3], ARGV[6]) == 1 then
+  verdict, reason = 'rejected', 'revoked'
+else
+  local raw = redis.call('HGET', KEYS[2], ARGV[6])
+  if not raw then
+    verdict, reason = 'rejected', 'not_on_roster'
+  else
+    local v = cjson.decode(raw)
+    vid, name, team, senior = v.v, v.n, v.t, (v.o == 1)
+    local insured = v.i0 ~= nil and v.i1 ~= nil and v.i0 <= at and at < v.i1
+    local insurance = meta[3] or 'warn'
+    if insurance ~= 'off' and not insured then
+      if insurance == 'block' then
+        verdict, reason = 'rejected', 'not_insured'
+      else
+        warnings[#warnings + 1] = 'not_insured'
+      end
+    end
+    if not verdict then
+      local p = redis.call('HGET', KEYS[6], vid)
+      if p then presence = cjson.decode(p) else presence = {on = 0} end
+      local debounce = tonumber(meta[2] or '60') * 1000
+      if presence.last ~= nil and math.abs(at - presence.last) < debounce then
+        verdict, reason = 'duplicate', 'debounce'
+      elseif mode == 'entry' and presence.on == 1 then
+        verdict, reason = 'duplicate', 'already_on_site'
+      elseif mode == 'exit' and presence.on ~= 1 then
+        verdict, reason = 'duplicate', 'not_on_site'
+      elseif presence.on ~= 1 then
+        verdict = 'checked_in'
+        local early = tonumber(meta[4] or '60') * 60000
+        local late = tonumber(meta[5] or '60') * 60000
+        local inside = false
+        for _, s in ipairs(v.s or {}) do
+          if s[1] - early <= at and at <= s[2] + late then inside = true end
+        end
+        if not inside then warnings[#warnings + 1] = 'outside_shift' end
+      else
+        verdict = 'checked_out'
+        minutes = math.max(0, math.floor((at - (presence.cat or at)) / 60000))
+        closes = presence.cid or ''
+      end
+    end
+  end
+end
+
+local warn = table.concat(warnings, ',')
+local at_s = ARGV[8]
+if verdict == 'checked_in' then
+  redis.call('HSET', KEYS[6], vid, cjson.encode({on = 1, last = at, cid = ARGV[1], cat = at, z = zone}))
+  redis.call('HINCRBY', KEYS[7], 'on_site', 1)
+  redis.call('HINCRBY', KEYS[7], 'in_total', 1)
+  redis.call('HINCRBY', KEYS[7], 'zone:' .. zone, 1)
+  redis.call('HINCRBY', KEYS[7], 'team:' .. team, 1)
+  if senior then redis.call('HINCRBY', KEYS[7], 'senior', 1) end
+elseif verdict == 'checked_out' then
+  zone = presence.z or zone
+  redis.call('HSET', KEYS[6], vid, cjson.encode({on = 0, last = at, z = zone}))
+  redis.call('HINCRBY', KEYS[7], 'on_site', -1)
+  redis.call('HINCRBY', KEYS[7], 'out_total', 1)
+  redis.call('HINCRBY', KEYS[7], 'zone:' .. zone, -1)
+  redis.call('HINCRBY', KEYS[7], 'team:' .. team, -1)
+  if senior then redis.call('HINCRBY', KEYS[7], 'senior', -1) end
+elseif verdict == 'duplicate' then
+  redis.call('HINCRBY', KEYS[7], 'dup_total', 1)
+else
+  redis.call('HINCRBY', KEYS[7], 'rej_total', 1)
+end
+local on_site = tonumber(redis.call('HGET', KEYS[7], 'on_site') or '0')
+
+redis.call('XADD', KEYS[8], '*',
+  'scan_id', ARGV[1], 'dev', ARGV[2], 'seq', ARGV[5], 'gate', ARGV[4], 'zone', zone,
+  'card', ARGV[6], 'vol', vid, 'team', team, 'at', at_s, 'dat', ARGV[9], 'rx', ARGV[10],
+  'verdict', verdict, 'reason', reason, 'warn', warn, 'closes', closes, 'src', ARGV[13],
+  'senior', senior and '1' or '0')
+
+local answer = cjson.encode({verdict, reason, warn, vid, name, team, minutes, on_site, at_s})
+redis.call('SET', KEYS[10], answer, 'EX', tonumber(ARGV[15]))
+return {'ok', answer, durable}
