@@ -114,6 +114,13 @@ def within_shift(entry: RosterEntry, at_ms: int, policy: Policy) -> bool:
     return any(start - early <= at_ms <= end + late for start, end, _ in entry.shifts)
 
 
+def effective_time(device_ms: int, server_ms: int, online: bool, policy: Policy) -> tuple[int, tuple[str, ...]]:
+    """The time a scan counts at: a live scan from a device whose clock is off takes the server's time."""
+    if online and abs(device_ms - server_ms) > policy.clock_skew_s * 1000:
+        return server_ms, (CLOCK_SKEW,)
+    return device_ms, ()
+
+
 def decide(facts: ScanFacts, presence: Presence, policy: Policy) -> Verdict:
     """The verdict for one scan, given the volunteer's presence before it."""
     warnings = list(facts.warnings)

@@ -25,7 +25,7 @@ class ScanCall:
     seq: int
     card_id: str
     card_reason: str  # "" when the card verified
-    at_ms: int
+    online: bool  # sent live (the server clock wins on skew) rather than replayed from a journal
     device_at_ms: int
     received_ms: int
     warnings: tuple[str, ...] = ()
@@ -38,7 +38,7 @@ class ScanCall:
 
     def args(self, max_backlog: int) -> list[str | int]:
         return [self.scan_id, self.device_id, self.token_hash, self.gate_id, self.seq, self.card_id,
-                self.card_reason, self.at_ms, self.device_at_ms, self.received_ms, ",".join(self.warnings),
+                self.card_reason, "1" if self.online else "0", self.device_at_ms, self.received_ms, ",".join(self.warnings),
                 self.mode, self.source, max_backlog, ANSWER_TTL_S]
 
 

@@ -1,6 +1,7 @@
 -- One scan, decided and applied atomically: the same rules as checkin/rules.py `decide`.
 -- KEYS: 1 meta, 2 roster, 3 revoked, 4 gates, 5 devices, 6 presence, 7 counts, 8 stream, 9 durable, 10 answer
--- ARGV: 1 scan_id, 2 device_id, 3 token_hash, 4 gate_id, 5 seq, 6 card_id, 7 card_reason, 8 at_ms,
+-- ARGV: 1 scan_id, 2 device_id, 3 token_hash, 4 gate_id, 5 seq, 6 card_id, 7 card_reason,
+--       8 online ('1': sent live, so the server clock wins on skew; '0': replayed from a journal),
 --       9 device_at_ms, 10 received_ms, 11 warnings (comma separated), 12 mode override, 13 source,
 --       14 max backlog, 15 answer ttl seconds
 -- Returns {'auth', code} | {'busy'} | {'ok', answer_json, durable_seq} | {'replay', answer_json, durable_seq}
@@ -16,10 +17,16 @@ local previous = redis.call('GET', KEYS[10])
 if previous then return {'replay', previous, durable} end
 if redis.call('XLEN', KEYS[8]) >= tonumber(ARGV[14]) then return {'busy'} end
 
-local meta = redis.call('HMGET', KEYS[1], 'status', 'debounce_s', 'insurance', 'shift_early_min', 'shift_late_min')
-local at = tonumber(ARGV[8])
+local meta = redis.call('HMGET', KEYS[1], 'status', 'debounce_s', 'insurance', 'shift_early_min',
+  'shift_late_min', 'clock_skew_s')
 local warnings = {}
 for w in string.gmatch(ARGV[11], '[^,]+') do warnings[#warnings + 1] = w end
+local at_s = ARGV[9]
+if ARGV[8] == '1' and math.abs(tonumber(ARGV[9]) - tonumber(ARGV[10])) > tonumber(meta[6] or '120') * 1000 then
+  at_s = ARGV[10]
+  warnings[#warnings + 1] = 'clock_skew'
+end
+local at = tonumber(at_s)
 
 local verdict, reason, minutes, closes = nil, '', -1, ''
 local vid, name, team, zone, senior = '', '', '', '', false
@@ -86,7 +93,6 @@ else
 end
 
 local warn = table.concat(warnings, ',')
-local at_s = ARGV[8]
 if verdict == 'checked_in' then
   redis.call('HSET', KEYS[6], vid, cjson.encode({on = 1, last = at, cid = ARGV[1], cat = at, z = zone}))
   redis.call('HINCRBY', KEYS[7], 'on_site', 1)

@@ -1,0 +1,1 @@
+"""Stream consumers: they read the event scan streams and write what they read elsewhere."""

@@ -1,0 +1,1 @@
+"""The aiohttp gateway: scan API, coordinator API, and the kiosk and dashboard pages."""

@@ -1,0 +1,106 @@
+"""POST /api/v1/scans and /api/v1/scans/batch: check the card, one Redis call, answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from checkin.gateway.errors import ApiError, json_response
+from checkin.gateway.scan_request import ScanRequest, parse_batch, parse_scan
+from checkin.gateway.state import GatewayState, state_key
+from checkin.scan_script import AuthRefused, Backlogged, ScanAnswer, ScanCall, decode_result
+from checkin.tokens import DeviceToken, bearer, parse_device_token
+
+_AUTH_STATUS = {"unknown_device": 401, "bad_token": 401, "device_revoked": 403}
+
+
+def _device(request: web.Request) -> DeviceToken:
+    raw = bearer(request.headers.get("Authorization"))
+    if raw is None:
+        raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'")
+    token = parse_device_token(raw)
+    if token is None:
+        raise ApiError(401, "bad_token", "the device token is malformed")
+    return token
+
+
+async def _json(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+
+
+def _answer_json(scan_id: str, answer: ScanAnswer) -> dict[str, Any]:
+    return {
+        "scan_id": scan_id,
+        "verdict": answer.verdict,
+        "reason": answer.reason,
+        "warnings": answer.warnings,
+        "volunteer": {"display_name": answer.display_name, "team": answer.team} if answer.volunteer_id else None,
+        "session_minutes": answer.session_minutes,
+        "on_site": answer.on_site,
+        "durable_seq": answer.durable_seq,
+        "scanned_at": datetime.fromtimestamp(answer.at_ms / 1000, UTC).isoformat(),
+    }
+
+
+async def _scan(state: GatewayState, token: DeviceToken, req: ScanRequest, online: bool) -> dict[str, Any]:
+    check = state.cards.check(req.card)
+    call = ScanCall(
+        event_id=token.event_id, scan_id=req.scan_id, device_id=token.device_id, token_hash=token.hash,
+        gate_id=req.gate_id, seq=req.seq, card_id=check.card_id or "", card_reason=check.reason or "",
+        online=online, device_at_ms=req.scanned_ms, received_ms=int(time.time() * 1000), mode=req.mode,
+    )
+    ev = state.keys.event(token.event_id)
+    try:
+        raw = await state.batcher.call(call.keys(ev), call.args(state.config.stream_max_backlog))
+    except RedisError:
+        raise ApiError(503, "unavailable", "the scan store is unreachable; keep the scan and retry",
+                       headers={"Retry-After": "2"}) from None
+    try:
+        answer = decode_result(raw)
+    except AuthRefused as refused:
+        raise ApiError(_AUTH_STATUS.get(refused.code, 401), refused.code,
+                       "this device is not enrolled for this event, or its token was revoked") from None
+    except Backlogged:
+        raise ApiError(503, "backlogged", "the event's scan stream is full; keep the scan and retry",
+                       headers={"Retry-After": "5"}) from None
+    return _answer_json(req.scan_id, answer)
+
+
+async def post_scan(request: web.Request) -> web.Response:
+    token = _device(request)
+    req = parse_scan(await _json(request))
+    return json_response(await _scan(request.app[state_key], token, req, online=True))
+
+
+async def post_batch(request: web.Request) -> web.Response:
+    """An offline journal, replayed in order; each item answers for itself."""
+    token = _device(request)
+    items = parse_batch(await _json(request))
+    state = request.app[state_key]
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    calls = []
+    for i, item in enumerate(items):
+        try:
+            req = parse_scan(item, where=f"scans[{i}].")
+        except ApiError as err:
+            scan_id = item.get("scan_id") if isinstance(item, dict) else None
+            results[i] = {"scan_id": scan_id if isinstance(scan_id, str) else None, **err.body()}
+            continue
+        calls.append((i, _scan(state, token, req, online=False)))
+    # Queued in journal order into the same pipeline, so Redis decides them in that order.
+    answers = await asyncio.gather(*(c for _, c in calls), return_exceptions=True)
+    for (i, _), answer in zip(calls, answers, strict=True):
+        if isinstance(answer, BaseException):
+            raise answer  # 401/503: the kiosk keeps the whole journal and retries; replays are idempotent
+        results[i] = answer
+    return json_response({"results": results})
