@@ -127,7 +127,7 @@ def _bool(text: str) -> bool:
 def _category(text: str) -> str:
     value = CATEGORIES.get(text.lower() or "general")
     if value is None:
-        raise _Bad(f"unknown category {text!r} (一般/青年/高齡/企業/家庭 or general/youth/senior/corporate/family)")
+        raise _Bad(f"unknown category {text!r} (一般/青年/高齡/企業/家庭 or the English codes)")
     return value
 
 
@@ -180,7 +180,8 @@ def _header(cells: list[str]) -> tuple[list[str], list[Problem]]:
         elif canon in columns:
             problems.append(Problem(1, raw, "column appears twice"))
         columns.append(canon or "")
-    problems += [Problem(1, COLUMNS[c][0], "required column is missing") for c in REQUIRED if c not in columns]
+    missing = [c for c in REQUIRED if c not in columns]
+    problems += [Problem(1, COLUMNS[c][0], "required column is missing") for c in missing]
     return columns, problems
 
 
@@ -205,7 +206,8 @@ def _row(line: int, columns: list[str], cells: list[str], problems: list[Problem
         if column not in values and not any(p.column == COLUMNS[column][0] for p in problems[start:]):
             problems.append(Problem(line, COLUMNS[column][0], "must not be empty"))
     if "volunteer_id" not in values and "record_book_no" not in values:
-        problems.append(Problem(line, "紀錄冊編號", "needs 志工編號 or 紀錄冊編號 to match the volunteer on re-import"))
+        message = "needs 志工編號 or 紀錄冊編號 to match the volunteer on re-import"
+        problems.append(Problem(line, "紀錄冊編號", message))
     start_date, end_date = values.get("insured_from"), values.get("insured_to")
     if isinstance(start_date, dt.date) and isinstance(end_date, dt.date) and end_date < start_date:
         problems.append(Problem(line, "保險迄日", "insurance ends before it starts"))
@@ -228,10 +230,12 @@ def _cross_check(rows: list[RosterRow]) -> list[Problem]:
         if row.record_book_no is not None:
             first = seen_books.setdefault(row.record_book_no, row.line)
             if first != row.line:
-                problems.append(Problem(row.line, "紀錄冊編號", f"{row.record_book_no} already on line {first}"))
+                message = f"{row.record_book_no} already on line {first}"
+                problems.append(Problem(row.line, "紀錄冊編號", message))
         unit, first = team_unit.setdefault(row.team, (row.unit, row.line))
         if unit != row.unit:
-            problems.append(Problem(row.line, "運用單位", f"team {row.team} belongs to {unit} on line {first}"))
+            message = f"team {row.team} belongs to {unit} on line {first}"
+            problems.append(Problem(row.line, "運用單位", message))
     return problems
 
 

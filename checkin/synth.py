@@ -24,7 +24,9 @@ CSV_HEADER = (
     "志工編號", "姓名", "志工隊", "運用單位", "出生年", "類別", "公司", "紀錄冊編號",
     "電話", "保險起日", "保險迄日", "基礎訓練", "特殊訓練",
 )
-CATEGORY_LABELS = {"general": "一般", "youth": "青年", "senior": "高齡", "corporate": "企業", "family": "家庭"}
+CATEGORY_LABELS = {
+    "general": "一般", "youth": "青年", "senior": "高齡", "corporate": "企業", "family": "家庭",
+}
 
 # Surnames weighted roughly by their share in Taiwan's household registry.
 _SURNAMES = (

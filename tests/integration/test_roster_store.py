@@ -1,0 +1,158 @@
+"""Roster import against a real Postgres: idempotent upserts, stable ids, counted changes.
+
+Uses the shared `pg_pool` fixture (a migrated, empty database) when tests/conftest.py provides it;
+otherwise a scratch database on the local server, created here and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from checkin.roster_csv import parse_roster
+from checkin.roster_store import Counts, RosterConflict, import_roster, store_roster
+from checkin.synth import generate_roster, roster_csv_rows
+
+ADMIN_URL = os.environ.get("ROSTER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MIGRATIONS = Path(__file__).resolve().parents[2] / "checkin" / "migrations"
+
+
+async def _scratch_pool() -> AsyncIterator[asyncpg.Pool]:
+    name = f"roster_scratch_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(ADMIN_URL)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"no pg_pool fixture and no local Postgres: {exc}")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pool = None
+    try:
+        pool = await asyncpg.create_pool(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", min_size=1, max_size=2)
+        async with pool.acquire() as conn:
+            for sql_file in sorted(MIGRATIONS.glob("*.sql")):
+                await conn.execute(sql_file.read_text(encoding="utf-8"))
+        yield pool
+    finally:
+        if pool is not None:
+            await pool.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.close()
+
+
+@pytest.fixture
+async def conn(request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Connection]:
+    try:
+        pool = request.getfixturevalue("pg_pool")
+    except pytest.FixtureLookupError:
+        scratch = _scratch_pool()
+        pool = await scratch.__anext__()
+        async with pool.acquire() as connection:
+            yield connection
+        await scratch.aclose()
+        return
+    async with pool.acquire() as connection:
+        # the shared database may hold other tests' rows: start from an empty roster
+        await connection.execute("TRUNCATE units, teams, volunteers CASCADE")
+        yield connection
+
+
+def csv_of(roster, edit=None) -> bytes:
+    rows = roster_csv_rows(roster)
+    if edit:
+        edit(rows)
+    return "\r\n".join(",".join(r) for r in rows).encode("cp950")
+
+
+async def test_import_then_reimport_changes_nothing(conn: asyncpg.Connection) -> None:
+    roster = generate_roster(3_000, seed=11)
+    parsed = parse_roster(csv_of(roster))
+    assert parsed.ok
+    seen: list[int] = []
+    first = await import_roster(conn, parsed.rows, progress=seen.append)
+    assert first.volunteers == Counts(inserted=3_000)
+    assert first.teams.inserted == len({r.team for r in parsed.rows})
+    assert first.units.inserted == len({r.unit for r in parsed.rows})
+    assert sum(seen) == 3_000
+    stamp = await conn.fetchval("SELECT max(updated_at) FROM volunteers")
+
+    second = await import_roster(conn, parse_roster(csv_of(roster)).rows)
+    assert second.volunteers == Counts(unchanged=3_000)
+    assert second.teams.inserted == second.teams.updated == 0
+    assert second.units.inserted == second.units.updated == 0
+    assert await conn.fetchval("SELECT max(updated_at) FROM volunteers") == stamp
+
+
+async def test_stored_values_match_the_file(conn: asyncpg.Connection) -> None:
+    roster = generate_roster(200, seed=3)
+    await import_roster(conn, parse_roster(csv_of(roster)).rows)
+    expected = roster.volunteers[17]
+    row = await conn.fetchrow(
+        "SELECT v.*, t.name AS team_name, u.name AS unit_name FROM volunteers v"
+        " JOIN teams t USING (team_id) JOIN units u USING (unit_id) WHERE volunteer_id = $1",
+        expected.volunteer_id,
+    )
+    team = next(t for t in roster.teams if t.team_id == expected.team_id)
+    unit = next(u for u in roster.units if u.unit_id == team.unit_id)
+    assert (row["name"], row["team_name"], row["unit_name"]) == (expected.name, team.name, unit.name)
+    for column in ("birth_year", "category", "company", "record_book_no", "phone", "insured_from",
+                   "insured_to", "training_basic", "training_special"):
+        assert row[column] == getattr(expected, column), column
+
+
+async def test_changes_are_counted_and_applied(conn: asyncpg.Connection) -> None:
+    roster = generate_roster(500, seed=4)
+    await import_roster(conn, parse_roster(csv_of(roster)).rows)
+
+    def edit(rows: list[list[str]]) -> None:
+        rows[1][1] = "林改名"  # V000001 renamed
+        rows[2][8] = "0900000000"  # V000002 new phone
+        rows.append(["", "新志工", rows[3][2], rows[3][3], "2001", "青年", "", "NEW-1", "", "", "", "否", "否"])
+
+    report = await import_roster(conn, parse_roster(csv_of(roster, edit)).rows)
+    assert report.volunteers == Counts(inserted=1, updated=2, unchanged=498)
+    assert await conn.fetchval("SELECT name FROM volunteers WHERE volunteer_id = 'V000001'") == "林改名"
+    assert await conn.fetchval("SELECT phone FROM volunteers WHERE volunteer_id = 'V000002'") == "0900000000"
+    assert await conn.fetchval("SELECT volunteer_id FROM volunteers WHERE record_book_no = 'NEW-1'") == "V000501"
+
+
+async def test_volunteer_without_id_is_matched_by_record_book(conn: asyncpg.Connection) -> None:
+    roster = generate_roster(50, seed=5)
+    await import_roster(conn, parse_roster(csv_of(roster)).rows)
+
+    def drop_ids(rows: list[list[str]]) -> None:
+        for row in rows[1:]:
+            row[0] = ""
+        rows[5][1] = "陳新名"
+
+    report = await import_roster(conn, parse_roster(csv_of(roster, drop_ids)).rows)
+    assert report.volunteers == Counts(inserted=0, updated=1, unchanged=49)
+    assert await conn.fetchval("SELECT count(*) FROM volunteers") == 50
+    assert await conn.fetchval("SELECT volunteer_id FROM volunteers WHERE name = '陳新名'") == "V000005"
+
+
+async def test_record_book_held_by_another_volunteer_is_refused(conn: asyncpg.Connection) -> None:
+    roster = generate_roster(20, seed=6)
+    await import_roster(conn, parse_roster(csv_of(roster)).rows)
+
+    def steal(rows: list[list[str]]) -> None:
+        rows[1][7], rows[2][7] = rows[2][7], "SWAPPED"
+
+    with pytest.raises(RosterConflict) as caught:
+        await import_roster(conn, parse_roster(csv_of(roster, steal)).rows)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(2, "紀錄冊編號")]
+    # refused whole: the transaction rolled back
+    assert await conn.fetchval("SELECT count(*) FROM volunteers WHERE record_book_no = 'SWAPPED'") == 0
+
+
+async def test_store_synthetic_roster_keeps_its_ids(conn: asyncpg.Connection) -> None:
+    roster = generate_roster(1_000, seed=8)
+    report = await store_roster(conn, roster)
+    assert report.volunteers.inserted == 1_000
+    teams = dict(await conn.fetch("SELECT team_id, name FROM teams"))
+    used = {v.team_id for v in roster.volunteers}
+    assert teams == {t.team_id: t.name for t in roster.teams if t.team_id in used}
+    assert (await store_roster(conn, roster)).volunteers == Counts(unchanged=1_000)
