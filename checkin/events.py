@@ -65,7 +65,7 @@ async def add_shift(
         " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (shift_id) DO UPDATE SET"
         " zone_id = EXCLUDED.zone_id, name = EXCLUDED.name, starts_at = EXCLUDED.starts_at,"
         " ends_at = EXCLUDED.ends_at, required = EXCLUDED.required",
-        event_id, shift_id, zone_id, name, starts_at, ends_at, required,
+        shift_id, event_id, zone_id, name, starts_at, ends_at, required,
     )
 
 

