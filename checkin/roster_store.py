@@ -169,6 +169,8 @@ async def import_roster(
             merged_units = await _merge(conn, "units", "unit_id", ("unit_id", "name"))
             merged_teams = await _merge(conn, "teams", "team_id", ("team_id", "name", "unit_id"))
             merged_volunteers = await _merge(conn, "volunteers", "volunteer_id", _VOLUNTEER_COLUMNS)
+            # ON COMMIT DROP does not fire when the caller's transaction made ours a savepoint
+            await conn.execute("DROP TABLE tmp_units, tmp_teams, tmp_volunteers")
     finally:
         if bar is not None:
             bar.close()

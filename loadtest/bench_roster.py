@@ -1,6 +1,7 @@
-"""Time the roster path at city scale: generate, write cp950, parse, import, re-import.
+"""Time the roster path at city scale: generate, write cp950, parse, import, re-import; print cards.
 
-    .venv/bin/python -m loadtest.bench_roster [--size 78633] [--admin-url postgresql://postgres@127.0.0.1/postgres]
+    .venv/bin/python -m loadtest.bench_roster [--size 78633] [--cards 5000] \
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 Imports into a scratch database created on the given server and dropped afterwards.
 """
@@ -15,7 +16,10 @@ import time
 from pathlib import Path
 
 import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from checkin.card_print import PrintCard, cards_pdf
+from checkin.cards import new_card_id, sign_card
 from checkin.roster_csv import parse_roster
 from checkin.roster_store import import_roster
 from checkin.synth import CITY_VOLUNTEERS, generate_roster, write_roster_csv
@@ -27,6 +31,21 @@ def _timed(label: str, started: float) -> float:
     now = time.perf_counter()
     print(f"{label:<28}{now - started:8.2f} s", flush=True)
     return now
+
+
+def bench_cards(count: int) -> None:
+    """Sign and print `count` cards for the first volunteers of a synthetic roster."""
+    roster = generate_roster(count)
+    teams = {t.team_id: t.name for t in roster.teams}
+    key = Ed25519PrivateKey.generate()
+    cards = []
+    for volunteer in roster.volunteers:
+        card_id = new_card_id()
+        cards.append(PrintCard(sign_card(key, card_id), card_id, volunteer.name, teams[volunteer.team_id]))
+    with tempfile.TemporaryDirectory() as folder:
+        t = time.perf_counter()
+        pages = cards_pdf(cards, Path(folder) / "cards.pdf")
+        _timed(f"print {count:,} cards ({pages} pages)", t)
 
 
 async def main(size: int, admin_url: str) -> None:
@@ -67,6 +86,9 @@ async def main(size: int, admin_url: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=CITY_VOLUNTEERS)
+    parser.add_argument("--cards", type=int, default=5_000, help="cards to print; 0 to skip")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     asyncio.run(main(args.size, args.admin_url))
+    if args.cards:
+        bench_cards(args.cards)

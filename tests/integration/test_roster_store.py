@@ -1,15 +1,8 @@
-"""Roster import against a real Postgres: idempotent upserts, stable ids, counted changes.
-
-Uses the shared `pg_pool` fixture (a migrated, empty database) when tests/conftest.py provides it;
-otherwise a scratch database on the local server, created here and dropped afterwards.
-"""
+"""Roster import against a real Postgres (the shared `pg_pool`): idempotent upserts, stable ids."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -18,46 +11,19 @@ from checkin.roster_csv import parse_roster
 from checkin.roster_store import Counts, RosterConflict, import_roster, store_roster
 from checkin.synth import generate_roster, roster_csv_rows
 
-ADMIN_URL = os.environ.get("ROSTER_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-MIGRATIONS = Path(__file__).resolve().parents[2] / "checkin" / "migrations"
-
-
-async def _scratch_pool() -> AsyncIterator[asyncpg.Pool]:
-    name = f"roster_scratch_{secrets.token_hex(4)}"
-    try:
-        admin = await asyncpg.connect(ADMIN_URL)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"no pg_pool fixture and no local Postgres: {exc}")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = None
-    try:
-        pool = await asyncpg.create_pool(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", min_size=1, max_size=2)
-        async with pool.acquire() as conn:
-            for sql_file in sorted(MIGRATIONS.glob("*.sql")):
-                await conn.execute(sql_file.read_text(encoding="utf-8"))
-        yield pool
-    finally:
-        if pool is not None:
-            await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.close()
-
 
 @pytest.fixture
-async def conn(request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Connection]:
-    try:
-        pool = request.getfixturevalue("pg_pool")
-    except pytest.FixtureLookupError:
-        scratch = _scratch_pool()
-        pool = await scratch.__anext__()
-        async with pool.acquire() as connection:
+async def conn(pg_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pg_pool.acquire() as connection:
+        # The shared database holds other tests' rows: empty the roster inside a transaction that is
+        # rolled back afterwards, so they find their rows again (imports nest as savepoints).
+        outer = connection.transaction()
+        await outer.start()
+        try:
+            await connection.execute("TRUNCATE units, teams, volunteers CASCADE")
             yield connection
-        await scratch.aclose()
-        return
-    async with pool.acquire() as connection:
-        # the shared database may hold other tests' rows: start from an empty roster
-        await connection.execute("TRUNCATE units, teams, volunteers CASCADE")
-        yield connection
+        finally:
+            await outer.rollback()
 
 
 def csv_of(roster, edit=None) -> bytes:
