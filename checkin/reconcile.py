@@ -1,0 +1,290 @@
+"""Post-event reconciliation over Postgres: stream the scan log, derive hours, correct, approve, export.
+
+The derivation itself is checkin.hours (pure); this module only reads and writes rows around it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from tqdm import tqdm
+
+from checkin.hours import (
+    STALE_CORRECTION,
+    Correction,
+    HoursPolicy,
+    LogScan,
+    Profile,
+    Session,
+    Shift,
+    VolunteerHours,
+    derive_hours,
+    service_day,
+)
+
+_SCANS = """
+SELECT s.scan_id::text, s.volunteer_id, s.scanned_at, s.verdict, s.gate_id, g.zone_id, s.warnings,
+       coalesce(c.status = 'revoked' AND (c.revoked_at IS NULL OR s.scanned_at >= c.revoked_at), false)
+FROM scans s
+LEFT JOIN gates g ON g.gate_id = s.gate_id
+LEFT JOIN cards c ON c.card_id = s.card_id
+WHERE s.event_id = $1 AND s.volunteer_id IS NOT NULL {extra}
+ORDER BY s.volunteer_id, s.scanned_at, s.scan_id
+"""
+_SHIFTS = """
+SELECT a.volunteer_id, s.shift_id, s.zone_id, s.starts_at, s.ends_at
+FROM assignments a JOIN shifts s ON s.shift_id = a.shift_id
+WHERE a.event_id = $1 {extra}
+"""
+_CORRECTIONS = """
+SELECT volunteer_id, correction_id, action, session_key, start_at, end_at, reason, actor, at
+FROM corrections WHERE event_id = $1 {extra}
+"""
+
+
+class DayApproved(Exception):
+    """A correction falls on a team's service day that is already approved; only an admin may make it."""
+
+    code = "day_approved"
+
+
+def _scan(r: asyncpg.Record) -> LogScan:
+    return LogScan(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6] or ()), r[7])
+
+
+async def load_event_log(conn: asyncpg.Connection, event_id: str, *, prefetch: int = 10_000) -> AsyncIterator[LogScan]:
+    """Every attributed scan of the event, ordered by volunteer and time, through a server-side cursor."""
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        async for r in conn.cursor(_SCANS.format(extra=""), event_id, prefetch=prefetch):
+            yield _scan(r)
+
+
+async def by_volunteer(scans: AsyncIterable[LogScan]) -> AsyncIterator[tuple[str, list[LogScan]]]:
+    """Group a volunteer-ordered stream into one list per volunteer (only one list in memory at a time)."""
+    current: list[LogScan] = []
+    async for s in scans:
+        if current and s.volunteer_id != current[0].volunteer_id:
+            yield current[0].volunteer_id, current
+            current = []
+        current.append(s)
+    if current:
+        yield current[0].volunteer_id, current
+
+
+async def load_policy(conn: asyncpg.Connection, event_id: str) -> HoursPolicy:
+    """The event's hours policy: events.policy -> 'hours', with the event's time zone and gate debounce."""
+    row = await conn.fetchrow("SELECT policy::text, tz FROM events WHERE event_id = $1", event_id)
+    if row is None:
+        raise LookupError(f"no event {event_id!r}")
+    policy: dict[str, Any] = json.loads(row[0])
+    hours = dict(policy.get("hours") or {})
+    hours.setdefault("timezone", row[1])
+    if "debounce_s" in policy:  # pair as the gate did, or replays would flip in/out parity
+        hours.setdefault("double_scan_seconds", policy["debounce_s"])
+    return HoursPolicy.from_json(hours)
+
+
+async def load_shifts(conn: asyncpg.Connection, event_id: str, volunteer_id: str | None = None) -> dict[str, list[Shift]]:
+    extra, args = ("AND a.volunteer_id = $2", (volunteer_id,)) if volunteer_id else ("", ())
+    found: dict[str, list[Shift]] = {}
+    for r in await conn.fetch(_SHIFTS.format(extra=extra), event_id, *args):
+        found.setdefault(r[0], []).append(Shift(r[1], r[2], r[3], r[4]))
+    return found
+
+
+async def load_corrections(
+    conn: asyncpg.Connection, event_id: str, volunteer_id: str | None = None
+) -> dict[str, list[Correction]]:
+    extra, args = ("AND volunteer_id = $2", (volunteer_id,)) if volunteer_id else ("", ())
+    found: dict[str, list[Correction]] = {}
+    for r in await conn.fetch(_CORRECTIONS.format(extra=extra), event_id, *args):
+        found.setdefault(r[0], []).append(Correction(*r[1:]))
+    return found
+
+
+async def reconcile_event(conn: asyncpg.Connection, event_id: str, progress: bool | None = None) -> list[VolunteerHours]:
+    """Hours of every volunteer of the event, re-derived from the log, the shifts and the corrections.
+
+    progress: True shows a tqdm bar, False none, None one only when stderr is a terminal.
+    """
+    policy = await load_policy(conn, event_id)
+    shifts = await load_shifts(conn, event_id)
+    corrections = await load_corrections(conn, event_id)
+    total = None
+    if progress is not False:
+        total = await conn.fetchval(
+            "SELECT count(*) FROM scans WHERE event_id = $1 AND volunteer_id IS NOT NULL", event_id
+        )
+    results: list[VolunteerHours] = []
+    with tqdm(total=total, unit="scan", unit_scale=True, disable=None if progress is None else not progress,
+              desc=f"reconcile {event_id}") as bar:
+        async for vid, scans in by_volunteer(load_event_log(conn, event_id)):
+            results.append(derive_hours(scans, shifts.get(vid, ()), policy, corrections.pop(vid, ()), volunteer_id=vid))
+            bar.update(len(scans))
+    for vid in sorted(corrections):  # volunteers known only through added sessions
+        results.append(derive_hours((), shifts.get(vid, ()), policy, corrections[vid], volunteer_id=vid))
+    return results
+
+
+async def derive_volunteer(
+    conn: asyncpg.Connection, event_id: str, volunteer_id: str, extra: Iterable[Correction] = ()
+) -> VolunteerHours:
+    """One volunteer's hours as of now (plus `extra` corrections not yet stored)."""
+    policy = await load_policy(conn, event_id)
+    rows = await conn.fetch(_SCANS.format(extra="AND s.volunteer_id = $2"), event_id, volunteer_id)
+    shifts = (await load_shifts(conn, event_id, volunteer_id)).get(volunteer_id, [])
+    stored = (await load_corrections(conn, event_id, volunteer_id)).get(volunteer_id, [])
+    return derive_hours([_scan(r) for r in rows], shifts, policy, [*stored, *extra], volunteer_id=volunteer_id)
+
+
+def session_json(session: Session | None) -> str | None:
+    if session is None:
+        return None
+    return json.dumps({
+        "key": session.key, "start": session.start.isoformat(),
+        "end": session.end.isoformat() if session.end else None, "day": session.day.isoformat(),
+        "raw_minutes": session.raw_minutes, "credited_minutes": session.credited_minutes,
+        "flags": list(session.flags),
+    }, ensure_ascii=False)
+
+
+async def _audit(conn: asyncpg.Connection, actor: str, action: str, event_id: str, subject: str,
+                 detail: Mapping[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (actor, action, event_id, subject, detail) VALUES ($1, $2, $3, $4, $5::text::jsonb)",
+        actor, action, event_id, subject, json.dumps(detail, ensure_ascii=False, default=str),
+    )
+
+
+async def is_admin(conn: asyncpg.Connection, actor: str) -> bool:
+    role = await conn.fetchval("SELECT role FROM users WHERE user_id = $1 AND revoked_at IS NULL", actor)
+    return bool(role == "admin")
+
+
+async def add_correction(
+    conn: asyncpg.Connection, event_id: str, volunteer_id: str, *, action: str, reason: str, actor: str,
+    session_key: str | None = None, start: datetime | None = None, end: datetime | None = None,
+    correction_id: str | None = None,
+) -> Correction:
+    """Store a correction with the session before and after it, and audit it.
+
+    Refused with DayApproved (and the refusal audited) when a day it touches is approved for the
+    volunteer's team, unless the actor is an admin. ValueError for a correction that makes no sense.
+    """
+    refused: DayApproved | None = None
+    async with conn.transaction():
+        team = await conn.fetchval(
+            "SELECT team_id FROM volunteers WHERE volunteer_id = $1 FOR UPDATE", volunteer_id
+        )  # the row lock orders concurrent corrections of one volunteer, so 'before' is true
+        now = await conn.fetchval("SELECT now()")
+        correction = Correction(correction_id or str(uuid.uuid4()), action, session_key, start, end, reason,
+                                actor, now)
+        policy = await load_policy(conn, event_id)
+        before = await derive_volunteer(conn, event_id, volunteer_id)
+        after = await derive_volunteer(conn, event_id, volunteer_id, [correction])
+        if any(a.kind == STALE_CORRECTION and correction.correction_id in a.detail for a in after.anomalies):
+            raise ValueError(f"correction does not apply to {volunteer_id}'s sessions: "
+                             f"{next(a.detail for a in after.anomalies if a.kind == STALE_CORRECTION)}")
+        old = next((s for s in before.sessions if s.key == correction.key), None)
+        new = next((s for s in after.sessions if s.key == correction.key), None)
+        days = sorted({s.day for s in (old, new) if s is not None} or {service_day(now, policy)})
+        primary = new or old
+        approved = [] if team is None else await conn.fetch(
+            "SELECT service_day FROM approvals WHERE event_id = $1 AND team_id = $2 AND service_day = ANY($3)",
+            event_id, team, days,
+        )
+        detail: dict[str, Any] = {
+            "correction_id": correction.correction_id, "action": action, "reason": reason,
+            "days": [d.isoformat() for d in days], "approved_days": [r[0].isoformat() for r in approved],
+            "before": json.loads(session_json(old) or "null"), "after": json.loads(session_json(new) or "null"),
+        }
+        if approved and not await is_admin(conn, actor):
+            await _audit(conn, actor, "correction_refused", event_id, volunteer_id, detail)
+            refused = DayApproved(f"{team}'s day {approved[0][0]} is approved; only an admin may correct it")
+        else:
+            await conn.execute(
+                "INSERT INTO corrections (correction_id, event_id, volunteer_id, action, session_key, start_at,"
+                " end_at, service_day, reason, actor, at, before, after)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13::text::jsonb)",
+                correction.correction_id, event_id, volunteer_id, action, session_key, start, end,
+                primary.day if primary else days[0], reason, actor, now,
+                session_json(old), session_json(new),
+            )
+            await _audit(conn, actor, "correction_" + action + ("_override" if approved else ""), event_id,
+                         volunteer_id, detail)
+    if refused is not None:
+        raise refused
+    return correction
+
+
+async def approve(conn: asyncpg.Connection, event_id: str, team_id: str, day: date, actor: str) -> bool:
+    """Sign off a team's service day; True if newly approved (approving twice is harmless)."""
+    async with conn.transaction():
+        done = await conn.fetchval(
+            "INSERT INTO approvals (event_id, team_id, service_day, approved_by) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING RETURNING true", event_id, team_id, day, actor,
+        )
+        await _audit(conn, actor, "approve" if done else "approve_again", event_id, f"{team_id}/{day}",
+                     {"team_id": team_id, "service_day": day.isoformat()})
+    return bool(done)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBookEntry:
+    """What a service record book (志願服務紀錄冊) line needs besides the hours."""
+
+    name: str
+    record_book_no: str | None
+    unit: str
+    service_content: str
+
+
+async def load_record_entries(conn: asyncpg.Connection, event_id: str) -> dict[str, RecordBookEntry]:
+    event_name = await conn.fetchval("SELECT name FROM events WHERE event_id = $1", event_id)
+    rows = await conn.fetch(
+        "SELECT v.volunteer_id, v.name, v.record_book_no, coalesce(u.name, ''), t.name FROM volunteers v"
+        " LEFT JOIN teams t ON t.team_id = v.team_id LEFT JOIN units u ON u.unit_id = t.unit_id"
+        " WHERE v.volunteer_id IN (SELECT volunteer_id FROM assignments WHERE event_id = $1"
+        " UNION SELECT volunteer_id FROM scans WHERE event_id = $1 AND volunteer_id IS NOT NULL"
+        " UNION SELECT volunteer_id FROM corrections WHERE event_id = $1)", event_id,
+    )
+    return {r[0]: RecordBookEntry(r[1], r[2], r[3], f"{event_name} {r[4]}" if r[4] else str(event_name))
+            for r in rows}
+
+
+async def load_profiles(conn: asyncpg.Connection, volunteer_ids: Iterable[str]) -> dict[str, Profile]:
+    rows = await conn.fetch("SELECT volunteer_id, category, birth_year FROM volunteers WHERE volunteer_id = ANY($1)",
+                            list(volunteer_ids))
+    return {r[0]: Profile(r[1], r[2]) for r in rows}
+
+
+RECORD_HEADER = ("姓名", "紀錄冊編號", "服務日期", "服務時數", "服務內容", "運用單位")
+
+
+def _hours_text(minutes: int) -> str:
+    return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
+
+
+def export_records_csv(results: Iterable[VolunteerHours], volunteers: Mapping[str, RecordBookEntry], path: Path | str) -> int:
+    """One row per volunteer and service day with credited time, UTF-8 with BOM (Excel in Taiwan); rows written."""
+    rows = []
+    for r in results:
+        entry = volunteers.get(r.volunteer_id) or RecordBookEntry(r.volunteer_id, None, "", "")
+        for d in r.days:
+            if d.minutes > 0:
+                rows.append((entry.name, entry.record_book_no or "", d.day.isoformat(), _hours_text(d.minutes),
+                             entry.service_content, entry.unit))
+    rows.sort(key=lambda row: (row[2], row[1], row[0]))
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(RECORD_HEADER)
+        writer.writerows(rows)
+    return len(rows)

@@ -1,0 +1,185 @@
+"""Reconciliation against a real Postgres: the log streamed, hours derived, corrections audited, approvals, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from checkin.hours import HoursPolicy
+from checkin.reconcile import (
+    RECORD_HEADER,
+    DayApproved,
+    add_correction,
+    approve,
+    by_volunteer,
+    export_records_csv,
+    load_event_log,
+    load_policy,
+    load_record_entries,
+    reconcile_event,
+)
+
+TZ = ZoneInfo("Asia/Taipei")
+DAY = date(2024, 2, 24)
+
+
+def t(hh: int, mm: int = 0, day: int = 24) -> datetime:
+    return datetime(2024, 2, day, hh, mm, tzinfo=TZ)
+
+
+@dataclass
+class Event:
+    event_id: str
+    team_id: str
+    volunteers: list[str]
+
+
+async def make_event(conn: asyncpg.Connection, volunteers: int = 3, policy: dict[str, object] | None = None) -> Event:
+    tag = secrets.token_hex(4)
+    ev, team, unit = f"rec-{tag}", f"T-rec-{tag}", f"U-rec-{tag}"
+    await conn.execute("INSERT INTO events (event_id, name, starts_on, ends_on, policy) VALUES ($1, $2, $3, $4,"
+                       " $5::text::jsonb)", ev, "台灣燈會", DAY, date(2024, 2, 26), json.dumps(policy or {}))
+    await conn.execute("INSERT INTO zones VALUES ($1, 'Z1', '主燈區'), ($1, 'Z2', '副燈區')", ev)
+    await conn.execute("INSERT INTO gates (gate_id, event_id, zone_id, name) VALUES ($1, $2, 'Z1', 'A'),"
+                       " ($3, $2, 'Z2', 'B')", f"G1-{tag}", ev, f"G2-{tag}")
+    await conn.execute("INSERT INTO shifts (shift_id, event_id, zone_id, name, starts_at, ends_at)"
+                       " VALUES ($1, $2, 'Z1', '白班', $3, $4)", f"S-{tag}", ev, t(9), t(17))
+    await conn.execute("INSERT INTO units VALUES ($1, '臺北市政府觀光傳播局')", unit)
+    await conn.execute("INSERT INTO teams VALUES ($1, '燈會志工隊', $2)", team, unit)
+    ids = [f"V-{tag}-{i}" for i in range(volunteers)]
+    for i, vid in enumerate(ids):
+        await conn.execute("INSERT INTO volunteers (volunteer_id, name, team_id, birth_year, record_book_no)"
+                           " VALUES ($1, $2, $3, 1950, $4)", vid, f"志工{i}", team, f"RB-{tag}-{i}")
+        await conn.execute("INSERT INTO assignments VALUES ($1, $2, $3)", ev, vid, f"S-{tag}")
+    return Event(ev, team, ids)
+
+
+async def add_scan(conn: asyncpg.Connection, ev: Event, vid: str, at: datetime, verdict: str = "checked_in",
+                   gate: str = "G1") -> str:
+    scan_id = str(uuid.uuid4())
+    await conn.execute(
+        "INSERT INTO scans (scan_id, event_id, device_id, seq, gate_id, volunteer_id, scanned_at, received_at,"
+        " verdict) VALUES ($1, $2, 'dev', 1, $3, $4, $5, $5, $6)",
+        uuid.UUID(scan_id), ev.event_id, f"{gate}-{ev.event_id.removeprefix('rec-')}", vid, at, verdict,
+    )
+    return scan_id
+
+
+@pytest.fixture
+async def conn(pg_pool: asyncpg.Pool) -> asyncpg.Connection:
+    async with pg_pool.acquire() as c:
+        yield c
+
+
+async def test_reconcile_event_derives_hours_from_the_log(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn, policy={"debounce_s": 60, "hours": {"rounding_step_minutes": 15}})
+    a, b, c = ev.volunteers
+    await add_scan(conn, ev, a, t(9))
+    await add_scan(conn, ev, a, t(17), "checked_out")
+    await add_scan(conn, ev, b, t(16, 50), "checked_in")  # a late replay: labels backwards
+    await add_scan(conn, ev, b, t(10), "checked_out")
+    await add_scan(conn, ev, c, t(13), gate="G2")  # forgot to check out, and at another zone's gate
+    results = {r.volunteer_id: r for r in await reconcile_event(conn, ev.event_id, progress=False)}
+    assert {v: r.total_minutes for v, r in results.items()} == {a: 480, b: 405, c: 240}
+    assert {x.kind for x in results[c].anomalies} == {"missing_checkout", "wrong_zone"}
+
+
+async def test_the_log_streams_in_volunteer_and_time_order(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn)
+    for vid in reversed(ev.volunteers):
+        for hh in (15, 9, 12):
+            await add_scan(conn, ev, vid, t(hh))
+    groups = [(vid, [s.at.astimezone(TZ).hour for s in scans]) async for vid, scans in by_volunteer(load_event_log(conn, ev.event_id))]
+    assert groups == [(vid, [9, 12, 15]) for vid in sorted(ev.volunteers)]
+
+
+async def test_policy_comes_from_the_event(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn, policy={"debounce_s": 90, "hours": {"daily_cap_minutes": 600}})
+    assert await load_policy(conn, ev.event_id) == HoursPolicy(daily_cap_minutes=600, double_scan_seconds=90)
+    bad = await make_event(conn, policy={"hours": {"roundng": 30}})
+    with pytest.raises(ValueError, match="unknown field"):
+        await load_policy(conn, bad.event_id)
+
+
+async def test_corrections_are_stored_audited_and_rederived(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn, volunteers=1)
+    (vid,) = ev.volunteers
+    key = await add_scan(conn, ev, vid, t(9))
+    await add_scan(conn, ev, vid, t(17), "checked_out")
+    await add_correction(conn, ev.event_id, vid, action="change", session_key=key, end=t(12),
+                         reason="left at noon, per team lead", actor="office-1")
+    added = await add_correction(conn, ev.event_id, vid, action="add", start=t(9, day=25), end=t(11, day=25),
+                                 reason="paper sheet, gate offline", actor="office-1")
+    (result,) = await reconcile_event(conn, ev.event_id, progress=False)
+    assert {d.day: d.minutes for d in result.days} == {DAY: 180, date(2024, 2, 25): 120}
+    row = await conn.fetchrow("SELECT before::text, after::text FROM corrections WHERE session_key = $1", key)
+    assert json.loads(row[0])["credited_minutes"] == 480 and json.loads(row[1])["credited_minutes"] == 180
+    actions = [r[0] for r in await conn.fetch(
+        "SELECT action FROM audit_log WHERE event_id = $1 ORDER BY audit_id", ev.event_id)]
+    assert actions == ["correction_change", "correction_add"]
+    with pytest.raises(ValueError, match="reason"):
+        await add_correction(conn, ev.event_id, vid, action="void", session_key=added.correction_id, reason=" ",
+                             actor="office-1")
+    with pytest.raises(ValueError, match="no such session"):
+        await add_correction(conn, ev.event_id, vid, action="void", session_key="nope", reason="x", actor="office-1")
+
+
+async def test_an_approved_day_needs_an_admin(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn, volunteers=1)
+    (vid,) = ev.volunteers
+    key = await add_scan(conn, ev, vid, t(9))
+    await add_scan(conn, ev, vid, t(17), "checked_out")
+    admin = f"admin-{secrets.token_hex(3)}"
+    await conn.execute("INSERT INTO users (user_id, name, role, token_hash) VALUES ($1, 'Admin', 'admin', $1)", admin)
+    assert await approve(conn, ev.event_id, ev.team_id, DAY, "lead-1") is True
+    assert await approve(conn, ev.event_id, ev.team_id, DAY, "lead-1") is False
+    with pytest.raises(DayApproved):
+        await add_correction(conn, ev.event_id, vid, action="void", session_key=key, reason="dup", actor="office-1")
+    assert (await reconcile_event(conn, ev.event_id, progress=False))[0].total_minutes == 480
+    await add_correction(conn, ev.event_id, vid, action="void", session_key=key, reason="card lent", actor=admin)
+    assert (await reconcile_event(conn, ev.event_id, progress=False))[0].total_minutes == 0
+    actions = [r[0] for r in await conn.fetch(
+        "SELECT action FROM audit_log WHERE event_id = $1 ORDER BY audit_id", ev.event_id)]
+    assert actions == ["approve", "approve_again", "correction_refused", "correction_void_override"]
+
+
+async def test_audit_and_corrections_are_append_only(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn, volunteers=1)
+    await approve(conn, ev.event_id, ev.team_id, DAY, "lead-1")
+    await add_correction(conn, ev.event_id, ev.volunteers[0], action="add", start=t(9, day=25), end=t(10, day=25),
+                         reason="paper", actor="office-1")
+    for sql in ("UPDATE audit_log SET actor = 'x' WHERE event_id = $1", "DELETE FROM audit_log WHERE event_id = $1",
+                "UPDATE corrections SET reason = 'x' WHERE event_id = $1",
+                "DELETE FROM corrections WHERE event_id = $1"):
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute(sql, ev.event_id)
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await conn.execute("TRUNCATE audit_log")
+
+
+async def test_export_records_csv(conn: asyncpg.Connection, tmp_path: Path) -> None:
+    ev = await make_event(conn, volunteers=2)
+    a, b = ev.volunteers
+    await add_scan(conn, ev, a, t(9))
+    await add_scan(conn, ev, a, t(12, 30), "checked_out")
+    await add_scan(conn, ev, b, t(9))  # forgot to check out: closed at the shift end
+    results = await reconcile_event(conn, ev.event_id, progress=False)
+    path = tmp_path / "records.csv"
+    assert export_records_csv(results, await load_record_entries(conn, ev.event_id), path) == 2
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    tag = ev.event_id.removeprefix("rec-")
+    assert rows == [
+        list(RECORD_HEADER),
+        ["志工0", f"RB-{tag}-0", "2024-02-24", "3.5", "台灣燈會 燈會志工隊", "臺北市政府觀光傳播局"],
+        ["志工1", f"RB-{tag}-1", "2024-02-24", "8", "台灣燈會 燈會志工隊", "臺北市政府觀光傳播局"],
+    ]
