@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -104,6 +106,17 @@ def cmd_admin(cfg: Config, args: argparse.Namespace) -> int:
     return int(_run_async(lambda: admin.dispatch(cfg, args)))
 
 
+# Each module adds its subcommands with add_parsers(sub, run); its actions are
+# `async def action(cfg, args, conn, redis, keys) -> int`, run by cmd_admin with connections open.
+COMMAND_MODULES = [
+    "checkin.admin",
+    "checkin.cli_roster",
+    "checkin.cli_reconcile",
+    "checkin.cli_recorder",
+    "checkin.cli_ops",
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="checkin", description="Volunteer check-in for large events.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,9 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("live", help="run the live headcount websocket server")
     p.set_defaults(func=cmd_live)
 
-    from checkin import admin
-
-    admin.add_parsers(sub, cmd_admin)
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).add_parsers(sub, cmd_admin)
     return parser
 
 

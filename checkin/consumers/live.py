@@ -76,13 +76,19 @@ class LiveServer:
         event_id = urlsplit(connection.request.path).path[len(PREFIX):]
         hub = await self.hub(event_id)
         sub = hub.subscribe()
+        closed = asyncio.ensure_future(connection.wait_closed())
         try:
             while True:
-                message = await sub.queue.get()
-                await connection.send(message.decode())
-        except Exception:  # the client went away; nothing to clean but the subscription
+                message = asyncio.ensure_future(sub.queue.get())
+                await asyncio.wait({message, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    message.cancel()
+                    break
+                await connection.send(message.result().decode())
+        except Exception:  # the client went away mid-send; nothing to clean but the subscription
             pass
         finally:
+            closed.cancel()
             hub.unsubscribe(sub)
 
     async def close(self) -> None:

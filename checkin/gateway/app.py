@@ -71,7 +71,7 @@ async def _refresh_keys(state: GatewayState) -> None:
 
 async def serve(config: Config) -> None:
     """Run one gateway process until SIGINT or SIGTERM. Several may share the port (SO_REUSEPORT)."""
-    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
+    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False, shutdown_timeout=3)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.gateway_port, reuse_port=True, backlog=1024)
     await site.start()

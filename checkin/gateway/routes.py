@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 
 from aiohttp import web
@@ -13,12 +15,25 @@ async def _home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/kiosk/")
 
 
+# Route groups added by their own modules: each has setup(app: web.Application) -> None.
+ROUTE_MODULES = [
+    "checkin.gateway.enroll",
+    "checkin.gateway.openapi",
+    "checkin.gateway.office",
+    "checkin.gateway.operations",
+    "checkin.gateway.metrics",
+]
+
+
 def setup_routes(app: web.Application, kiosk: Path) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_post("/api/v1/scans", scans.post_scan)
     app.router.add_post("/api/v1/scans/batch", scans.post_batch)
     app.router.add_get("/api/v1/events/{event_id}/headcount", coordinator.get_headcount)
+    for name in ROUTE_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).setup(app)
     if kiosk.is_dir():
         app.router.add_get("/", _home)
         app.router.add_static("/kiosk/", kiosk, append_version=False)
