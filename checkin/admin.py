@@ -158,6 +158,26 @@ async def cards_list(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connec
     return 0
 
 
+async def cards_print(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                      redis: aioredis.Redis, keys: Keys) -> int:
+    from checkin.card_print import PrintCard, cards_pdf
+
+    name = await conn.fetchval("SELECT name FROM events WHERE event_id = $1", args.event)
+    if name is None:
+        raise LookupError(f"no event {args.event!r}")
+    rows = await conn.fetch(
+        "SELECT c.card_text, c.card_id, v.name, coalesce(t.name, '') AS team FROM cards c"
+        " JOIN volunteers v USING (volunteer_id) LEFT JOIN teams t USING (team_id)"
+        " WHERE c.status = 'active' AND v.volunteer_id IN (SELECT volunteer_id FROM assignments WHERE event_id = $1)"
+        " ORDER BY t.name, v.name", args.event)
+    if not rows:
+        raise LookupError(f"event {args.event!r} has no volunteers with active cards (checkin cards issue --event)")
+    cards = [PrintCard(r["card_text"], r["card_id"], r["name"], r["team"]) for r in rows]
+    pages = cards_pdf(cards, args.out, title=f"{name} 志工服務證")
+    print(f"wrote {len(cards)} cards on {pages} A4 page(s) to {args.out}")
+    return 0
+
+
 async def status(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
                  keys: Keys) -> int:
     from checkin.streams import RECORDER_GROUP
@@ -224,5 +244,9 @@ def add_parsers(sub: Any, run: Command) -> None:
     p = leaf(cards, "list", cards_list, "list cards")
     p.add_argument("--volunteer")
     p.add_argument("--limit", type=int, default=100)
+
+    p = leaf(cards, "print", cards_print, "an A4 PDF of an event's cards, with names and cut marks")
+    p.add_argument("--event", required=True)
+    p.add_argument("--out", required=True)
 
     leaf(sub, "status", status, "streams, pending entries, dead letters and stored scans per event")

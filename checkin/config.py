@@ -32,6 +32,8 @@ class Config:
     stream_max_backlog: int = 2_000_000
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
+    tls_cert: Path | None = None  # PEM certificate chain for the gateway; with tls_key
+    tls_key: Path | None = None  # PEM private key; neither set + non-loopback host: a local CA is made
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -99,6 +101,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> Config:
         kwargs["signing_key_path"] = Path(key)
     if host := env.get("CHECKIN_HOST"):
         kwargs["host"] = host
+    tls_cert, tls_key = env.get("CHECKIN_TLS_CERT"), env.get("CHECKIN_TLS_KEY")
+    if bool(tls_cert) != bool(tls_key):
+        raise ConfigError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: set both or neither")
+    if tls_cert and tls_key:
+        kwargs["tls_cert"], kwargs["tls_key"] = Path(tls_cert), Path(tls_key)
     if level := env.get("CHECKIN_LOG_LEVEL"):
         if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"CHECKIN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")

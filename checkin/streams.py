@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import redis.asyncio as aioredis
+
 RECORDER_GROUP = "recorder"
 
 
@@ -75,3 +77,77 @@ def parse_entry(event_id: str, stream_id: bytes, fields: dict[bytes, bytes]) -> 
         raise
     except (KeyError, ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise BadEntry(f"{type(exc).__name__}: {exc}") from None
+
+
+def id_ms(entry_id: bytes | str) -> int:
+    """The millisecond time part of a stream id."""
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(raw.split("-", 1)[0])
+
+
+def _after(entry_id: str) -> str:
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Where one consumer group stands on one stream."""
+
+    length: int  # entries in the stream
+    pending: int  # read by a consumer, not yet acknowledged
+    oldest_pending_id: str | None
+    unread: int  # not yet delivered to any consumer of the group
+    next_unread_id: str | None
+    keep_from: str  # the lowest id this group may still need; everything below it is acknowledged
+
+    def oldest_outstanding_ms(self) -> int | None:
+        """Time of the oldest entry not yet written (pending or unread), None when caught up."""
+        ids = [i for i in (self.oldest_pending_id, self.next_unread_id) if i]
+        return min(id_ms(i) for i in ids) if ids else None
+
+
+async def group_backlogs(redis: aioredis.Redis, stream: str) -> dict[str, Backlog]:
+    """Every consumer group of the stream, with its pending and unread entries."""
+    length = int(await redis.xlen(stream))
+    if not length and not await redis.exists(stream):
+        return {}
+    out: dict[str, Backlog] = {}
+    for info in await redis.xinfo_groups(stream):
+        name, last = _text(info["name"]), _text(info["last-delivered-id"])
+        summary = await redis.xpending(stream, name)
+        pending = int(summary["pending"])
+        oldest = _text(summary["min"]) if pending else None
+        nxt = await redis.xrange(stream, min=f"({last}", count=1) if last != "0-0" else \
+            await redis.xrange(stream, count=1)
+        next_id = _text(nxt[0][0]) if nxt else None
+        lag = info.get("lag")
+        unread = int(lag) if lag is not None else (length if next_id else 0)
+        out[name] = Backlog(length, pending, oldest, unread, next_id, oldest or _after(last))
+    return out
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def trim_acknowledged(redis: aioredis.Redis, stream: str, *, keep_ms: int, now_ms: int) -> str | None:
+    """Trim the stream below what every group has acknowledged (and below now - keep_ms).
+
+    Returns the MINID used, or None when the stream has no group (then nothing is trimmed: an
+    entry no group has read is an entry nobody stored).
+    """
+    backlogs = await group_backlogs(redis, stream)
+    if not backlogs:
+        return None
+    floor = min((b.keep_from for b in backlogs.values()), key=_id_key)
+    limit = f"{max(now_ms - keep_ms, 0)}-0"
+    minid = min(floor, limit, key=_id_key)
+    # approximate: whole radix-tree nodes only, never an entry at or above minid
+    await redis.xtrim(stream, minid=minid, approximate=True)
+    return minid

@@ -1,0 +1,138 @@
+"""The front door: `checkin up` on a fresh data folder, a scan by HTTP, a restart, and bad configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from checkin.servers import free_port
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKIN_")}
+    env.update(extra)
+    return env
+
+
+def _checkin(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "checkin", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class Up:
+    """`checkin up` as a user runs it, in the background, with its own folder and ports."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.gateway_port = free_port()
+        self.env = _env(CHECKIN_DATA_DIR=str(data_dir), CHECKIN_GATEWAY_PORT=str(self.gateway_port),
+                        CHECKIN_LIVE_PORT=str(free_port()), CHECKIN_EMBEDDED_REDIS_PORT=str(free_port()),
+                        CHECKIN_GATEWAY_WORKERS="1")
+        self.log = data_dir.parent / f"up-{self.gateway_port}.log"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        self.proc = subprocess.Popen([sys.executable, "-m", "checkin", "up"], env=self.env,
+                                     stdout=self.log.open("w"), stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = self.log.read_text()
+            if "Press Ctrl-C to stop." in text:
+                return text
+            assert self.proc.poll() is None, text
+            time.sleep(0.2)
+        raise AssertionError("checkin up did not come up within 60 s:\n" + self.log.read_text())
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=60)
+
+    def scan(self, token: str, card: str, seq: int) -> dict[str, object]:
+        body = json.dumps({"scan_id": str(uuid.uuid4()), "card": card, "gate_id": "huabo-desk",
+                           "scanned_at": datetime.now(UTC).isoformat(), "seq": seq}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.gateway_port}/api/v1/scans", data=body,
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+def _banner_value(text: str, label: str) -> str:
+    for line in text.splitlines():
+        if line.strip().startswith(label):
+            return line.split()[-1]
+    raise AssertionError(f"no {label!r} in:\n{text}")
+
+
+def test_up_scan_restart_keeps_data(tmp_path: Path) -> None:
+    up = Up(tmp_path / "data")
+    banner = up.start()
+    try:
+        token = _banner_value(banner, "device token")
+        card = banner.split("demo cards:")[1].splitlines()[1].split()[-1]
+        assert up.scan(token, card, 1)["verdict"] == "checked_in"
+        deadline = time.monotonic() + 10
+        while True:
+            status = json.loads(_checkin("status", env=up.env).stdout)
+            if status[0]["scans_in_postgres"] == 1:
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+    finally:
+        assert up.stop() == 0
+    # Everything stopped: no server of ours is left on its port.
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", up.gateway_port)) != 0
+
+    banner = up.start()  # same data folder: same demo, same tokens, the scan still there
+    try:
+        assert _banner_value(banner, "device token") == token
+        status = json.loads(_checkin("status", env=up.env).stdout)
+        assert status[0]["scans_in_postgres"] == 1
+        assert status[0]["on_site"] == 1
+        second = up.scan(token, card, 2)  # within the debounce window of the first
+        assert second["verdict"] == "duplicate"
+    finally:
+        assert up.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CHECKIN_POSTGRES_URL": "postgresql://postgres@127.0.0.1:1/none", "CHECKIN_REDIS_URL": "redis://127.0.0.1:1/0"},
+         "cannot reach Postgres"),
+        ({"CHECKIN_REDIS_URL": "redis://127.0.0.1:notaport/0"}, "malformed port"),
+        ({"CHECKIN_REDIS_URL": "http://127.0.0.1:6379"}, "CHECKIN_REDIS_URL must start with"),
+        ({"CHECKIN_GATEWAY_PORT": "eighty"}, "CHECKIN_GATEWAY_PORT must be a whole number"),
+    ],
+)
+def test_bad_configuration_gives_one_clear_line(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    base = {"CHECKIN_DATA_DIR": str(tmp_path), "CHECKIN_GATEWAY_PORT": str(free_port()),
+            "CHECKIN_LIVE_PORT": str(free_port())}
+    result = _checkin("up", env=_env(**{**base, **env}))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("checkin: error: ")
+    assert message in result.stderr
+
+
+def test_port_in_use_gives_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _checkin("up", env=_env(CHECKIN_DATA_DIR=str(tmp_path), CHECKIN_GATEWAY_PORT=str(port)))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"gateway port {port}" in result.stderr.strip().splitlines()[-1]

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from checkin.config import ConfigError, from_env
+
+
+def test_defaults_bind_to_loopback_and_start_embedded_servers() -> None:
+    cfg = from_env({})
+    assert cfg.host == "127.0.0.1"
+    assert cfg.postgres_url is None and cfg.redis_url is None
+    assert cfg.embedded
+    assert cfg.key_path == Path(".checkin-data") / "keys" / "signing.key"
+
+
+def test_values_are_read_and_typed() -> None:
+    cfg = from_env({
+        "CHECKIN_POSTGRES_URL": "postgresql://u@db:5432/checkin", "CHECKIN_REDIS_URL": "redis://cache:6379/0",
+        "CHECKIN_GATEWAY_PORT": "9000", "CHECKIN_DATA_DIR": "/var/lib/checkin", "CHECKIN_REDIS_PREFIX": "fest",
+        "CHECKIN_LOG_LEVEL": "debug",
+    })
+    assert cfg.gateway_port == 9000
+    assert cfg.data_dir == Path("/var/lib/checkin")
+    assert cfg.redis_prefix == "fest"
+    assert cfg.log_level == "DEBUG"
+    assert not cfg.embedded
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"CHECKIN_POSTGRES_URL": "mysql://x"}, "CHECKIN_POSTGRES_URL"),
+        ({"CHECKIN_REDIS_URL": "redis://cache:99999999/0"}, "malformed port"),
+        ({"CHECKIN_REDIS_URL": "redis:///0"}, "no host"),
+        ({"CHECKIN_GATEWAY_PORT": "0"}, "between 1 and 65535"),
+        ({"CHECKIN_LIVE_PORT": "x"}, "whole number"),
+        ({"CHECKIN_REDIS_PREFIX": "a{b}"}, "braces"),
+        ({"CHECKIN_LOG_LEVEL": "LOUD"}, "CHECKIN_LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        from_env(env)
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
