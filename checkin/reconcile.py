@@ -5,11 +5,9 @@ The derivation itself is checkin.hours (pure); this module only reads and writes
 
 from __future__ import annotations
 
-import csv
 import json
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import asyncpg
 from tqdm import tqdm
 
+from checkin.exports import RECORD_HEADER, Member, record_rows, write_csv
 from checkin.hours import (
     STALE_CORRECTION,
     Correction,
@@ -164,9 +163,25 @@ async def _audit(conn: asyncpg.Connection, actor: str, action: str, event_id: st
     )
 
 
+class NotAllowed(Exception):
+    """The actor is not an admin, nor a coordinator of the event."""
+
+    code = "forbidden"
+
+
 async def is_admin(conn: asyncpg.Connection, actor: str) -> bool:
     role = await conn.fetchval("SELECT role FROM users WHERE user_id = $1 AND revoked_at IS NULL", actor)
     return bool(role == "admin")
+
+
+async def actor_role(conn: asyncpg.Connection, actor: str, event_id: str) -> str:
+    """The role of a user who may reconcile the event (an admin, or a coordinator of it); NotAllowed otherwise."""
+    row = await conn.fetchrow("SELECT role, event_id FROM users WHERE user_id = $1 AND revoked_at IS NULL", actor)
+    if row is None:
+        raise NotAllowed(f"no active user {actor!r}")
+    if row[0] != "admin" and row[1] != event_id:
+        raise NotAllowed(f"user {actor!r} is not an admin nor a coordinator of event {event_id!r}")
+    return str(row[0])
 
 
 async def add_correction(
@@ -176,14 +191,19 @@ async def add_correction(
 ) -> Correction:
     """Store a correction with the session before and after it, and audit it.
 
-    Refused with DayApproved (and the refusal audited) when a day it touches is approved for the
-    volunteer's team, unless the actor is an admin. ValueError for a correction that makes no sense.
+    The actor must be an admin or a coordinator of the event (NotAllowed). Refused with DayApproved (and
+    the refusal audited) when a day it touches is approved for the volunteer's team, unless the actor is
+    an admin. ValueError for a correction that makes no sense; LookupError for an unknown volunteer.
     """
     refused: DayApproved | None = None
+    role = await actor_role(conn, actor, event_id)
     async with conn.transaction():
-        team = await conn.fetchval(
+        row = await conn.fetchrow(
             "SELECT team_id FROM volunteers WHERE volunteer_id = $1 FOR UPDATE", volunteer_id
         )  # the row lock orders concurrent corrections of one volunteer, so 'before' is true
+        if row is None:
+            raise LookupError(f"no volunteer {volunteer_id!r}")
+        team = row[0]
         now = await conn.fetchval("SELECT now()")
         correction = Correction(correction_id or str(uuid.uuid4()), action, session_key, start, end, reason,
                                 actor, now)
@@ -206,7 +226,7 @@ async def add_correction(
             "days": [d.isoformat() for d in days], "approved_days": [r[0].isoformat() for r in approved],
             "before": json.loads(session_json(old) or "null"), "after": json.loads(session_json(new) or "null"),
         }
-        if approved and not await is_admin(conn, actor):
+        if approved and role != "admin":
             await _audit(conn, actor, "correction_refused", event_id, volunteer_id, detail)
             refused = DayApproved(f"{team}'s day {approved[0][0]} is approved; only an admin may correct it")
         else:
@@ -226,7 +246,13 @@ async def add_correction(
 
 
 async def approve(conn: asyncpg.Connection, event_id: str, team_id: str, day: date, actor: str) -> bool:
-    """Sign off a team's service day; True if newly approved (approving twice is harmless)."""
+    """Sign off a team's service day; True if newly approved (approving twice is harmless).
+
+    Only an admin or a coordinator of the event may (NotAllowed otherwise); the approver is recorded.
+    """
+    await actor_role(conn, actor, event_id)
+    if await conn.fetchval("SELECT 1 FROM teams WHERE team_id = $1", team_id) is None:
+        raise LookupError(f"no team {team_id!r}")
     async with conn.transaction():
         done = await conn.fetchval(
             "INSERT INTO approvals (event_id, team_id, service_day, approved_by) VALUES ($1, $2, $3, $4)"
@@ -237,27 +263,28 @@ async def approve(conn: asyncpg.Connection, event_id: str, team_id: str, day: da
     return bool(done)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordBookEntry:
-    """What a service record book (志願服務紀錄冊) line needs besides the hours."""
-
-    name: str
-    record_book_no: str | None
-    unit: str
-    service_content: str
+# The record-book export moved to checkin.exports; these names stay importable from here.
+RecordBookEntry = Member
 
 
-async def load_record_entries(conn: asyncpg.Connection, event_id: str) -> dict[str, RecordBookEntry]:
+async def load_members(conn: asyncpg.Connection, event_id: str) -> dict[str, Member]:
+    """Roster facts of everyone the event concerns: assigned, scanned, or given an added session."""
     event_name = await conn.fetchval("SELECT name FROM events WHERE event_id = $1", event_id)
+    if event_name is None:
+        raise LookupError(f"no event {event_id!r}")
     rows = await conn.fetch(
-        "SELECT v.volunteer_id, v.name, v.record_book_no, coalesce(u.name, ''), t.name FROM volunteers v"
+        "SELECT v.volunteer_id, v.name, v.record_book_no, coalesce(u.name, ''), t.name, v.team_id, v.company,"
+        " v.category, v.birth_year FROM volunteers v"
         " LEFT JOIN teams t ON t.team_id = v.team_id LEFT JOIN units u ON u.unit_id = t.unit_id"
         " WHERE v.volunteer_id IN (SELECT volunteer_id FROM assignments WHERE event_id = $1"
         " UNION SELECT volunteer_id FROM scans WHERE event_id = $1 AND volunteer_id IS NOT NULL"
         " UNION SELECT volunteer_id FROM corrections WHERE event_id = $1)", event_id,
     )
-    return {r[0]: RecordBookEntry(r[1], r[2], r[3], f"{event_name} {r[4]}" if r[4] else str(event_name))
-            for r in rows}
+    return {r[0]: Member(r[1], r[2], r[3], f"{event_name} {r[4]}" if r[4] else str(event_name),
+                         r[5], r[4] or "", r[6], r[7], r[8]) for r in rows}
+
+
+load_record_entries = load_members
 
 
 async def load_profiles(conn: asyncpg.Connection, volunteer_ids: Iterable[str]) -> dict[str, Profile]:
@@ -266,25 +293,20 @@ async def load_profiles(conn: asyncpg.Connection, volunteer_ids: Iterable[str]) 
     return {r[0]: Profile(r[1], r[2]) for r in rows}
 
 
-RECORD_HEADER = ("姓名", "紀錄冊編號", "服務日期", "服務時數", "服務內容", "運用單位")
+async def load_approvals(conn: asyncpg.Connection, event_id: str) -> set[tuple[str, date]]:
+    """The (team, service day) pairs signed off for the event."""
+    rows = await conn.fetch("SELECT team_id, service_day FROM approvals WHERE event_id = $1", event_id)
+    return {(r[0], r[1]) for r in rows}
 
 
-def _hours_text(minutes: int) -> str:
-    return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
+async def event_year(conn: asyncpg.Connection, event_id: str) -> int:
+    """The year ages are counted in (高齡志工: 65 or over in the event's year)."""
+    starts = await conn.fetchval("SELECT starts_on FROM events WHERE event_id = $1", event_id)
+    if starts is None:
+        raise LookupError(f"no event {event_id!r}")
+    return int(starts.year)
 
 
-def export_records_csv(results: Iterable[VolunteerHours], volunteers: Mapping[str, RecordBookEntry], path: Path | str) -> int:
+def export_records_csv(results: Iterable[VolunteerHours], volunteers: Mapping[str, Member], path: Path | str) -> int:
     """One row per volunteer and service day with credited time, UTF-8 with BOM (Excel in Taiwan); rows written."""
-    rows = []
-    for r in results:
-        entry = volunteers.get(r.volunteer_id) or RecordBookEntry(r.volunteer_id, None, "", "")
-        for d in r.days:
-            if d.minutes > 0:
-                rows.append((entry.name, entry.record_book_no or "", d.day.isoformat(), _hours_text(d.minutes),
-                             entry.service_content, entry.unit))
-    rows.sort(key=lambda row: (row[2], row[1], row[0]))
-    with open(path, "w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(RECORD_HEADER)
-        writer.writerows(rows)
-    return len(rows)
+    return write_csv(path, RECORD_HEADER, record_rows(results, volunteers))

@@ -18,6 +18,7 @@ from checkin.hours import HoursPolicy
 from checkin.reconcile import (
     RECORD_HEADER,
     DayApproved,
+    NotAllowed,
     add_correction,
     approve,
     by_volunteer,
@@ -41,6 +42,7 @@ class Event:
     event_id: str
     team_id: str
     volunteers: list[str]
+    office: str  # a coordinator of the event: may correct and approve
 
 
 async def make_event(conn: asyncpg.Connection, volunteers: int = 3, policy: dict[str, object] | None = None) -> Event:
@@ -60,7 +62,10 @@ async def make_event(conn: asyncpg.Connection, volunteers: int = 3, policy: dict
         await conn.execute("INSERT INTO volunteers (volunteer_id, name, team_id, birth_year, record_book_no)"
                            " VALUES ($1, $2, $3, 1950, $4)", vid, f"志工{i}", team, f"RB-{tag}-{i}")
         await conn.execute("INSERT INTO assignments VALUES ($1, $2, $3)", ev, vid, f"S-{tag}")
-    return Event(ev, team, ids)
+    office = f"office-{tag}"
+    await conn.execute("INSERT INTO users (user_id, name, role, event_id, token_hash)"
+                       " VALUES ($1, '辦公室', 'coordinator', $2, $1)", office, ev)
+    return Event(ev, team, ids, office)
 
 
 async def add_scan(conn: asyncpg.Connection, ev: Event, vid: str, at: datetime, verdict: str = "checked_in",
@@ -116,9 +121,9 @@ async def test_corrections_are_stored_audited_and_rederived(conn: asyncpg.Connec
     key = await add_scan(conn, ev, vid, t(9))
     await add_scan(conn, ev, vid, t(17), "checked_out")
     await add_correction(conn, ev.event_id, vid, action="change", session_key=key, end=t(12),
-                         reason="left at noon, per team lead", actor="office-1")
+                         reason="left at noon, per team lead", actor=ev.office)
     added = await add_correction(conn, ev.event_id, vid, action="add", start=t(9, day=25), end=t(11, day=25),
-                                 reason="paper sheet, gate offline", actor="office-1")
+                                 reason="paper sheet, gate offline", actor=ev.office)
     (result,) = await reconcile_event(conn, ev.event_id, progress=False)
     assert {d.day: d.minutes for d in result.days} == {DAY: 180, date(2024, 2, 25): 120}
     row = await conn.fetchrow("SELECT before::text, after::text FROM corrections WHERE session_key = $1", key)
@@ -128,9 +133,9 @@ async def test_corrections_are_stored_audited_and_rederived(conn: asyncpg.Connec
     assert actions == ["correction_change", "correction_add"]
     with pytest.raises(ValueError, match="reason"):
         await add_correction(conn, ev.event_id, vid, action="void", session_key=added.correction_id, reason=" ",
-                             actor="office-1")
+                             actor=ev.office)
     with pytest.raises(ValueError, match="no such session"):
-        await add_correction(conn, ev.event_id, vid, action="void", session_key="nope", reason="x", actor="office-1")
+        await add_correction(conn, ev.event_id, vid, action="void", session_key="nope", reason="x", actor=ev.office)
 
 
 async def test_an_approved_day_needs_an_admin(conn: asyncpg.Connection) -> None:
@@ -140,10 +145,10 @@ async def test_an_approved_day_needs_an_admin(conn: asyncpg.Connection) -> None:
     await add_scan(conn, ev, vid, t(17), "checked_out")
     admin = f"admin-{secrets.token_hex(3)}"
     await conn.execute("INSERT INTO users (user_id, name, role, token_hash) VALUES ($1, 'Admin', 'admin', $1)", admin)
-    assert await approve(conn, ev.event_id, ev.team_id, DAY, "lead-1") is True
-    assert await approve(conn, ev.event_id, ev.team_id, DAY, "lead-1") is False
+    assert await approve(conn, ev.event_id, ev.team_id, DAY, ev.office) is True
+    assert await approve(conn, ev.event_id, ev.team_id, DAY, ev.office) is False
     with pytest.raises(DayApproved):
-        await add_correction(conn, ev.event_id, vid, action="void", session_key=key, reason="dup", actor="office-1")
+        await add_correction(conn, ev.event_id, vid, action="void", session_key=key, reason="dup", actor=ev.office)
     assert (await reconcile_event(conn, ev.event_id, progress=False))[0].total_minutes == 480
     await add_correction(conn, ev.event_id, vid, action="void", session_key=key, reason="card lent", actor=admin)
     assert (await reconcile_event(conn, ev.event_id, progress=False))[0].total_minutes == 0
@@ -152,11 +157,30 @@ async def test_an_approved_day_needs_an_admin(conn: asyncpg.Connection) -> None:
     assert actions == ["approve", "approve_again", "correction_refused", "correction_void_override"]
 
 
+async def test_only_an_admin_or_the_events_coordinator_may_approve_or_correct(conn: asyncpg.Connection) -> None:
+    ev, other = await make_event(conn, volunteers=1), await make_event(conn, volunteers=1)
+    key = await add_scan(conn, ev, ev.volunteers[0], t(9))
+    for actor in (other.office, "nobody"):
+        with pytest.raises(NotAllowed):
+            await approve(conn, ev.event_id, ev.team_id, DAY, actor)
+        with pytest.raises(NotAllowed):
+            await add_correction(conn, ev.event_id, ev.volunteers[0], action="void", session_key=key, reason="x",
+                                 actor=actor)
+    assert await conn.fetchval("SELECT count(*) FROM approvals WHERE event_id = $1", ev.event_id) == 0
+    assert await approve(conn, ev.event_id, ev.team_id, DAY, ev.office) is True
+    assert await conn.fetchval("SELECT approved_by FROM approvals WHERE event_id = $1", ev.event_id) == ev.office
+    with pytest.raises(LookupError):
+        await approve(conn, ev.event_id, "no-such-team", DAY, ev.office)
+    with pytest.raises(LookupError):
+        await add_correction(conn, ev.event_id, "no-such-volunteer", action="add", start=t(9), end=t(10),
+                             reason="paper", actor=ev.office)
+
+
 async def test_audit_and_corrections_are_append_only(conn: asyncpg.Connection) -> None:
     ev = await make_event(conn, volunteers=1)
-    await approve(conn, ev.event_id, ev.team_id, DAY, "lead-1")
+    await approve(conn, ev.event_id, ev.team_id, DAY, ev.office)
     await add_correction(conn, ev.event_id, ev.volunteers[0], action="add", start=t(9, day=25), end=t(10, day=25),
-                         reason="paper", actor="office-1")
+                         reason="paper", actor=ev.office)
     for sql in ("UPDATE audit_log SET actor = 'x' WHERE event_id = $1", "DELETE FROM audit_log WHERE event_id = $1",
                 "UPDATE corrections SET reason = 'x' WHERE event_id = $1",
                 "DELETE FROM corrections WHERE event_id = $1"):

@@ -1,0 +1,160 @@
+"""Exports of derived service hours: record-book lines, team days, company (CSR) hours, the city-plan figures.
+
+Pure: rows are built from VolunteerHours and roster facts; CSV is UTF-8 with a BOM, because Excel on a
+Taiwanese office PC reads a BOM-less UTF-8 file as cp950 and garbles every Chinese name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from checkin.hours import EventSummary, Profile, VolunteerHours, summarize
+
+BOM = "\ufeff".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """What the exports need to know of a volunteer besides the hours (from the roster)."""
+
+    name: str
+    record_book_no: str | None
+    unit: str  # 運用單位
+    service_content: str  # what the record book says was done: the event and the team
+    team_id: str | None = None
+    team: str = ""
+    company: str | None = None  # 企業志工: the company they serve for
+    category: str = "general"
+    birth_year: int | None = None
+
+
+def _unknown(volunteer_id: str) -> Member:
+    return Member(volunteer_id, None, "", "")
+
+
+def hours_text(minutes: int) -> str:
+    """Decimal hours as a record book writes them: 7.5, 8, 0.25."""
+    return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
+
+
+RECORD_HEADER = ("姓名", "紀錄冊編號", "服務日期", "服務時數", "服務內容", "運用單位")
+
+
+def record_rows(results: Iterable[VolunteerHours], members: Mapping[str, Member]) -> list[tuple[str, ...]]:
+    """One line per volunteer and service day with credited time (志願服務紀錄冊), by day, book number, name."""
+    rows = []
+    for r in results:
+        m = members.get(r.volunteer_id) or _unknown(r.volunteer_id)
+        for d in r.days:
+            if d.minutes > 0:
+                rows.append((m.name, m.record_book_no or "", d.day.isoformat(), hours_text(d.minutes),
+                             m.service_content, m.unit))
+    rows.sort(key=lambda row: (row[2], row[1], row[0]))
+    return rows
+
+
+TEAM_HEADER = ("志工隊", "運用單位", "服務日期", "志工人數", "服務時數", "待處理異常", "已核定")
+
+
+def team_rows(
+    results: Iterable[VolunteerHours], members: Mapping[str, Member], approved: Collection[tuple[str, date]] = (),
+) -> list[tuple[str, ...]]:
+    """Per team and service day: volunteers credited, hours, open anomalies, and whether the day is approved.
+
+    Open anomalies are counted on the day of the session they concern (or, without one, not at all):
+    they are what a team lead should look at before approving that day.
+    """
+    acc: dict[tuple[str, date], list[int]] = {}
+    names: dict[str, tuple[str, str]] = {}
+    for r in results:
+        m = members.get(r.volunteer_id) or _unknown(r.volunteer_id)
+        team = m.team_id or ""
+        names.setdefault(team, (m.team or "(無志工隊)", m.unit))
+        for d in r.days:
+            a = acc.setdefault((team, d.day), [0, 0, 0])
+            a[0] += d.minutes > 0
+            a[1] += d.minutes
+        days_of = {s.key: s.day for s in r.sessions}
+        for an in r.anomalies:
+            if not an.resolved and an.session_key in days_of:
+                acc.setdefault((team, days_of[an.session_key]), [0, 0, 0])[2] += 1
+    rows = []
+    for (team, day), (people, minutes, open_anomalies) in sorted(acc.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
+        name, unit = names[team]
+        rows.append((name, unit, day.isoformat(), str(people), hours_text(minutes), str(open_anomalies),
+                     "是" if (team, day) in approved else "否"))
+    return rows
+
+
+COMPANY_HEADER = ("企業", "志工人數", "服務人次", "服務時數")
+
+
+def company_rows(results: Iterable[VolunteerHours], members: Mapping[str, Member]) -> list[tuple[str, ...]]:
+    """Per company (企業志工, for its CSR report): volunteers, person-days served, hours; by company name."""
+    acc: dict[str, list[int]] = {}
+    for r in results:
+        m = members.get(r.volunteer_id)
+        if m is None or not m.company or r.total_minutes <= 0:
+            continue
+        a = acc.setdefault(m.company, [0, 0, 0])
+        a[0] += 1
+        a[1] += sum(1 for d in r.days if d.minutes > 0)
+        a[2] += r.total_minutes
+    return [(company, str(v), str(days), hours_text(minutes)) for company, (v, days, minutes) in sorted(acc.items())]
+
+
+SUMMARY_HEADER = ("項目", "類別", "數值")
+CATEGORY_NAMES = {"general": "一般志工", "youth": "青年志工", "senior": "高齡志工", "corporate": "企業志工",
+                  "family": "家庭志工", "unknown": "不詳"}
+
+
+def event_summary(results: Iterable[VolunteerHours], members: Mapping[str, Member], year: int) -> EventSummary:
+    """The city plan's figures for the event (volunteers credited, hours, average, share aged 65+, by category)."""
+    profiles = {vid: Profile(m.category, m.birth_year) for vid, m in members.items()}
+    return summarize(results, profiles, year)
+
+
+def summary_rows(summary: EventSummary) -> list[tuple[str, ...]]:
+    rows = [
+        ("志工人數", "", str(summary.volunteers)),
+        ("總服務時數", "", hours_text(summary.total_minutes)),
+        ("平均每人服務時數", "", f"{summary.average_hours:.2f}"),
+        ("65歲以上志工人數", "", str(summary.seniors)),
+        ("65歲以上志工比例", "", f"{summary.senior_share * 100:.1f}%"),
+        ("年齡不詳人數", "", str(summary.unknown_age)),
+    ]
+    for category, total in summary.by_category.items():
+        label = CATEGORY_NAMES.get(category, category)
+        rows.append(("類別志工人數", label, str(total.volunteers)))
+        rows.append(("類別服務時數", label, hours_text(total.minutes)))
+    return rows
+
+
+def summary_json(summary: EventSummary) -> dict[str, object]:
+    return {
+        "volunteers": summary.volunteers, "total_hours": round(summary.total_hours, 2),
+        "average_hours": round(summary.average_hours, 2), "seniors": summary.seniors,
+        "senior_share": round(summary.senior_share, 4), "unknown_age": summary.unknown_age,
+        "by_category": {c: {"volunteers": t.volunteers, "hours": round(t.hours, 2)}
+                        for c, t in summary.by_category.items()},
+    }
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
+    """A whole CSV file as bytes: BOM, header, rows, CRLF line ends (what spreadsheets expect)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return BOM + buf.getvalue().encode("utf-8")
+
+
+def write_csv(path: Path | str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """Write a BOM'd UTF-8 CSV file; return the number of data rows."""
+    Path(path).write_bytes(csv_bytes(header, rows))
+    return len(rows)
