@@ -22,6 +22,7 @@ from checkin.gateway.state import GatewayState, state_key
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
 from checkin.scan_script import SCRIPT
+from checkin.tls import server_ssl_context
 
 log = logging.getLogger(__name__)
 KEY_REFRESH_S = 30  # a new or retired signing key reaches every gateway within this
@@ -73,9 +74,10 @@ async def serve(config: Config) -> None:
     """Run one gateway process until SIGINT or SIGTERM. Several may share the port (SO_REUSEPORT)."""
     runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False, shutdown_timeout=3)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.gateway_port, reuse_port=True, backlog=1024)
+    tls = server_ssl_context(config)
+    site = web.TCPSite(runner, config.host, config.gateway_port, reuse_port=True, backlog=1024, ssl_context=tls)
     await site.start()
-    log.info("gateway listening on http://%s:%d", config.host, config.gateway_port)
+    log.info("gateway listening on %s://%s:%d", "https" if tls else "http", config.host, config.gateway_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
