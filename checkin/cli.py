@@ -9,6 +9,7 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from checkin import config as config_mod
@@ -84,6 +85,8 @@ def cmd_consumer(cfg: Config, args: argparse.Namespace) -> int:
     from checkin.runtime import resolve
 
     cfg = resolve(cfg)
+    if args.metrics_port is not None:
+        cfg = replace(cfg, recorder_metrics_port=args.metrics_port)
     _run_async(lambda: recorder_main(cfg, args.name))
     return 0
 
@@ -136,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("consumer", help="run the recorder consumer (stream -> Postgres)")
     p.add_argument("--name", default="recorder-1", help="consumer name in the group (unique per process)")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port")
     p.set_defaults(func=cmd_consumer)
 
     p = sub.add_parser("live", help="run the live headcount websocket server")

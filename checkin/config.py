@@ -29,6 +29,7 @@ class Config:
     recorder_block_ms: int = 200
     recorder_claim_idle_ms: int = 30_000
     recorder_max_deliveries: int = 5
+    recorder_metrics_port: int = 0  # 0: no /metrics endpoint
     stream_max_backlog: int = 2_000_000
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
@@ -57,6 +58,7 @@ _INT_FIELDS = {
     "RECORDER_BLOCK_MS": ("recorder_block_ms", 1, 60_000),
     "RECORDER_CLAIM_IDLE_MS": ("recorder_claim_idle_ms", 100, 86_400_000),
     "RECORDER_MAX_DELIVERIES": ("recorder_max_deliveries", 1, 1000),
+    "RECORDER_METRICS_PORT": ("recorder_metrics_port", 0, 65535),
     "STREAM_MAX_BACKLOG": ("stream_max_backlog", 1000, 1_000_000_000),
     "MAX_BODY_BYTES": ("max_body_bytes", 1024, 64 * 1_048_576),
 }
