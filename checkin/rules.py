@@ -7,6 +7,7 @@ and tests/integration/test_rules_parity.py holds the two to the same table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 CHECKED_IN = "checked_in"
 CHECKED_OUT = "checked_out"
@@ -69,6 +70,16 @@ class RosterEntry:
     shifts: tuple[tuple[int, int, str], ...] = ()  # (start_ms, end_ms, shift_id)
     senior: bool = False  # aged 65 or over
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RosterEntry:
+        """Read the roster record that checkin/events.py `roster_record` writes into Redis."""
+        return cls(
+            volunteer_id=record["v"], display_name=record["n"], team=record["t"], zone=record.get("z"),
+            insured_from_ms=record.get("i0"), insured_until_ms=record.get("i1"),
+            shifts=tuple((int(a), int(b), str(sid)) for a, b, sid in record.get("s", ())),
+            senior=record.get("o") == 1,
+        )
+
 
 @dataclass(frozen=True)
 class Presence:
@@ -119,6 +130,13 @@ def effective_time(device_ms: int, server_ms: int, online: bool, policy: Policy)
     if online and abs(device_ms - server_ms) > policy.clock_skew_s * 1000:
         return server_ms, (CLOCK_SKEW,)
     return device_ms, ()
+
+
+def gate_mode(configured: str | None, requested: str) -> str | None:
+    """The mode a scan is decided under: the kiosk may ask for entry/exit/auto at one of this event's gates."""
+    if configured is None:
+        return None
+    return requested or configured
 
 
 def decide(facts: ScanFacts, presence: Presence, policy: Policy) -> Verdict:

@@ -1,0 +1,229 @@
+"""The gate rules as a table of cases: one table, run through `checkin.rules.decide` (tests/unit/test_rules.py)
+and through the Lua script in Redis (tests/integration/test_rules_parity.py).
+
+Times are the 2023 Lantern Festival evening in Taipei: a shift 18:00-22:00 on 5 February, accident
+insurance through 5 February (so it ends at midnight, Taipei time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from checkin.rules import (
+    ALREADY_ON_SITE,
+    CHECKED_IN,
+    CHECKED_OUT,
+    CLOCK_SKEW,
+    DEBOUNCE,
+    DUPLICATE,
+    EVENT_CLOSED,
+    INVALID_CARD,
+    NOT_INSURED,
+    NOT_ON_ROSTER,
+    NOT_ON_SITE,
+    OUTSIDE_SHIFT,
+    REJECTED,
+    REVOKED,
+    UNKNOWN_KEY,
+    WRONG_GATE,
+    Policy,
+    Presence,
+)
+
+TZ = ZoneInfo("Asia/Taipei")
+T0 = datetime(2023, 2, 5, 18, 0, tzinfo=TZ)  # the shift starts
+SHIFT = (T0, T0 + timedelta(hours=4))
+INSURED = (date(2023, 1, 1), date(2023, 2, 5))  # covered until 2023-02-06 00:00 Taipei time
+MIDNIGHT = datetime(2023, 2, 6, 0, 0, tzinfo=TZ)
+SENIOR_FROM_YEAR = 2023 - 65
+CARD_ID = "CARDAAAA"
+VOLUNTEER_ID = "V-0001"
+CHECKIN_SCAN = "00000000-0000-4000-8000-000000000001"
+MS = timedelta(milliseconds=1)
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    """A volunteer on the roster, as Postgres holds them (dates and datetimes, not milliseconds)."""
+
+    insured: tuple[date, date] | None = INSURED
+    shifts: tuple[tuple[datetime, datetime], ...] = (SHIFT,)
+    birth_year: int = 1990
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    verdict: str
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    minutes: int | None = None
+    at: datetime = T0  # the device's clock when it scanned
+    server: datetime | None = None  # the server's clock on receipt (default: the same as the device's)
+    online: bool = True  # sent live (POST /scans) rather than replayed from a journal (POST /scans/batch)
+    gate: str | None = "auto"  # the gate's configured mode; None: the gate is not one of this event's
+    mode: str = ""  # the mode the kiosk asked for ("" for the gate's own)
+    policy: Policy = field(default_factory=Policy)
+    event_open: bool = True
+    card_reason: str | None = None  # invalid_card / unknown_key from the signature check
+    revoked: bool = False
+    volunteer: Volunteer | None = field(default_factory=Volunteer)
+    presence: Presence = field(default_factory=Presence)
+
+    @property
+    def server_ms(self) -> int:
+        return ms(self.server or self.at)
+
+
+def roster_row(vol: Volunteer) -> dict[str, Any]:
+    """The row checkin/events.py `roster_record` reads (the shape of its roster query)."""
+    return {
+        "volunteer_id": VOLUNTEER_ID, "name": "陳小明", "team": "燈會志工隊", "birth_year": vol.birth_year,
+        "insured_from": vol.insured[0] if vol.insured else None, "insured_to": vol.insured[1] if vol.insured else None,
+        "shift_ids": [f"S{i}" for i in range(len(vol.shifts))], "zones": ["main"],
+        "starts": [a for a, _ in vol.shifts], "ends": [b for _, b in vol.shifts],
+    }
+
+
+def presence_record(p: Presence) -> dict[str, Any]:
+    """Presence as the Lua script keeps it in the event's presence hash (absent fields left out)."""
+    record: dict[str, Any] = {"on": 1 if p.on_site else 0, "z": p.zone or "main"}
+    for key, value in (("last", p.last_ms), ("cid", p.checkin_scan_id), ("cat", p.checkin_ms)):
+        if value is not None:
+            record[key] = value
+    return record
+
+
+def on_site(since: datetime, last: datetime | None = None) -> Presence:
+    """Checked in at `since` (and last accepted scan at `last`, default the same)."""
+    return Presence(True, ms(last or since), CHECKIN_SCAN, ms(since), "main")
+
+
+def off_site(last: datetime) -> Presence:
+    return Presence(False, ms(last), None, None, "main")
+
+
+BLOCK = Policy(insurance="block")
+OFF = Policy(insurance="off")
+LAPSED = Volunteer(insured=(date(2023, 1, 1), date(2023, 2, 4)))
+TWO_HOURS_IN = on_site(T0 - timedelta(hours=2))
+
+CASES: list[Case] = [
+    # Verdicts and gate modes
+    Case("auto gate, off site: checks in", CHECKED_IN),
+    Case("auto gate, on site: checks out", CHECKED_OUT, minutes=120, presence=TWO_HOURS_IN),
+    Case("auto gate, checked out earlier: checks in again", CHECKED_IN, presence=off_site(T0 - timedelta(hours=1))),
+    Case("entry gate, off site: checks in", CHECKED_IN, gate="entry"),
+    Case("entry gate, on site: duplicate", DUPLICATE, ALREADY_ON_SITE, gate="entry", presence=TWO_HOURS_IN),
+    Case("exit gate, on site: checks out", CHECKED_OUT, minutes=120, gate="exit", presence=TWO_HOURS_IN),
+    Case("exit gate, off site: duplicate", DUPLICATE, NOT_ON_SITE, gate="exit"),
+    Case("exit gate, checked out earlier: duplicate", DUPLICATE, NOT_ON_SITE, gate="exit",
+         presence=off_site(T0 - timedelta(hours=1))),
+    Case("kiosk asks entry at an auto gate, on site", DUPLICATE, ALREADY_ON_SITE, mode="entry", presence=TWO_HOURS_IN),
+    Case("kiosk asks exit at an entry gate, on site", CHECKED_OUT, minutes=120, gate="entry", mode="exit",
+         presence=TWO_HOURS_IN),
+    Case("kiosk asks auto at an exit gate, off site", CHECKED_IN, gate="exit", mode="auto"),
+    Case("session minutes round down", CHECKED_OUT, minutes=75, at=T0 + timedelta(minutes=76) - MS,
+         presence=on_site(T0)),
+    Case("offline check-out stamped before its check-in: zero minutes", CHECKED_OUT, minutes=0, online=False,
+         at=T0 - timedelta(minutes=5), presence=on_site(T0)),
+    # Rejections, in the order they are checked
+    Case("event closed", REJECTED, EVENT_CLOSED, event_open=False),
+    Case("event closed comes before a bad card", REJECTED, EVENT_CLOSED, event_open=False, card_reason=INVALID_CARD),
+    Case("gate of another event", REJECTED, WRONG_GATE, gate=None),
+    Case("gate of another event, whatever mode is asked", REJECTED, WRONG_GATE, gate=None, mode="entry"),
+    Case("forged or malformed card", REJECTED, INVALID_CARD, card_reason=INVALID_CARD, volunteer=None),
+    Case("card signed with an unknown key", REJECTED, UNKNOWN_KEY, card_reason=UNKNOWN_KEY, volunteer=None),
+    Case("revoked card", REJECTED, REVOKED, revoked=True, volunteer=None),
+    Case("revoked card of a rostered volunteer", REJECTED, REVOKED, revoked=True),
+    Case("valid card, not on this event's roster", REJECTED, NOT_ON_ROSTER, volunteer=None),
+    Case("uninsured, policy block", REJECTED, NOT_INSURED, policy=BLOCK, volunteer=LAPSED),
+    Case("no insurance on record, policy block", REJECTED, NOT_INSURED, policy=BLOCK,
+         volunteer=Volunteer(insured=None)),
+    Case("uninsured, policy block, inside the debounce window", REJECTED, NOT_INSURED, policy=BLOCK,
+         volunteer=LAPSED, presence=on_site(T0 - timedelta(seconds=10))),
+    Case("rejected at the exit gate while on site", REJECTED, NOT_ON_ROSTER, gate="exit", volunteer=None,
+         presence=TWO_HOURS_IN),
+    # Insurance edges (the last insured day ends at midnight in the event's time zone)
+    Case("insured until the last millisecond of the day", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), policy=BLOCK,
+         at=MIDNIGHT - MS),
+    Case("insurance over at midnight", REJECTED, NOT_INSURED, policy=BLOCK, at=MIDNIGHT),
+    Case("insured from the first moment of the first day", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), policy=BLOCK,
+         at=datetime(2023, 2, 5, 0, 0, tzinfo=TZ), volunteer=Volunteer(insured=(date(2023, 2, 5), date(2023, 2, 6)))),
+    Case("not yet insured the moment before", REJECTED, NOT_INSURED, policy=BLOCK,
+         at=datetime(2023, 2, 5, 0, 0, tzinfo=TZ) - MS,
+         volunteer=Volunteer(insured=(date(2023, 2, 5), date(2023, 2, 6)))),
+    # Warnings
+    Case("uninsured, policy warn", CHECKED_IN, warnings=(NOT_INSURED,), volunteer=LAPSED),
+    Case("uninsured, policy warn, checking out", CHECKED_OUT, warnings=(NOT_INSURED,), minutes=120,
+         volunteer=LAPSED, presence=TWO_HOURS_IN),
+    Case("uninsured, policy off", CHECKED_IN, policy=OFF, volunteer=Volunteer(insured=None)),
+    Case("shift: exactly the early tolerance before it starts", CHECKED_IN, at=T0 - timedelta(minutes=60)),
+    Case("shift: a millisecond earlier", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), at=T0 - timedelta(minutes=60) - MS),
+    Case("shift: exactly the late tolerance after it ends", CHECKED_IN, at=SHIFT[1] + timedelta(minutes=60)),
+    Case("shift: a millisecond later", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), at=SHIFT[1] + timedelta(minutes=60) + MS),
+    Case("shift: no early tolerance", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), at=T0 - MS,
+         policy=Policy(shift_early_min=0)),
+    Case("shift: wide early tolerance", CHECKED_IN, at=T0 - timedelta(minutes=180),
+         policy=Policy(shift_early_min=180)),
+    Case("shift: inside the second of two", CHECKED_IN, at=T0 + timedelta(days=1, hours=1), policy=OFF,
+         volunteer=Volunteer(shifts=(SHIFT, (T0 + timedelta(days=1), T0 + timedelta(days=1, hours=4))))),
+    Case("no shift on the roster", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), volunteer=Volunteer(shifts=())),
+    Case("checking out after the shift gives no shift warning", CHECKED_OUT, minutes=390,
+         at=SHIFT[1] + timedelta(minutes=30), presence=on_site(T0 - timedelta(hours=2)),
+         policy=Policy(shift_late_min=0)),
+    # Device clock
+    Case("online, device clock 10 min slow: server time", CHECKED_IN, warnings=(CLOCK_SKEW,),
+         at=T0 - timedelta(minutes=10), server=T0),
+    Case("online, exactly the allowed skew: device time", CHECKED_IN, at=T0 - timedelta(seconds=120), server=T0),
+    Case("online, a millisecond past the allowed skew", CHECKED_IN, warnings=(CLOCK_SKEW,),
+         at=T0 - timedelta(seconds=120) - MS, server=T0),
+    Case("online, device clock fast", CHECKED_IN, warnings=(CLOCK_SKEW,), at=T0 + timedelta(hours=1), server=T0),
+    Case("online skew: the shift is judged at server time", CHECKED_IN, warnings=(CLOCK_SKEW,),
+         at=T0 - timedelta(hours=10), server=T0),
+    Case("offline replay keeps device time (hours old)", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), online=False,
+         at=T0 - timedelta(hours=10), server=T0),
+    Case("offline replay, hours later, checks out at device time", CHECKED_OUT, minutes=30, online=False,
+         at=T0 + timedelta(minutes=30), server=T0 + timedelta(hours=5), presence=on_site(T0)),
+    Case("tight skew policy", CHECKED_IN, warnings=(CLOCK_SKEW,), at=T0 - timedelta(seconds=11), server=T0,
+         policy=Policy(clock_skew_s=10)),
+    Case("every warning at once", CHECKED_IN, warnings=(CLOCK_SKEW, NOT_INSURED, OUTSIDE_SHIFT),
+         at=T0, server=T0 + timedelta(hours=8)),
+    Case("warnings kept on a rejection", REJECTED, EVENT_CLOSED, warnings=(CLOCK_SKEW,), event_open=False,
+         at=T0 - timedelta(hours=1), server=T0),
+    # Debounce: the same volunteer at any gate within the window is a duplicate and changes nothing
+    Case("debounce: just inside the window", DUPLICATE, DEBOUNCE, at=T0 + timedelta(seconds=60) - MS,
+         presence=on_site(T0)),
+    Case("debounce: exactly at the window", CHECKED_OUT, minutes=1, at=T0 + timedelta(seconds=60),
+         presence=on_site(T0)),
+    Case("debounce: just outside the window", CHECKED_OUT, minutes=1, at=T0 + timedelta(seconds=61),
+         presence=on_site(T0)),
+    Case("debounce: same moment", DUPLICATE, DEBOUNCE, presence=on_site(T0)),
+    Case("debounce after a check-out", DUPLICATE, DEBOUNCE, at=T0 + timedelta(seconds=30), presence=off_site(T0)),
+    Case("debounce: an offline scan stamped just before the last", DUPLICATE, DEBOUNCE, online=False,
+         at=T0 - timedelta(seconds=60) + MS, server=T0 + timedelta(hours=1), presence=on_site(T0)),
+    Case("debounce comes before the gate's direction", DUPLICATE, DEBOUNCE, gate="entry",
+         at=T0 + timedelta(seconds=5), presence=on_site(T0)),
+    Case("debounce at an exit gate while off site", DUPLICATE, DEBOUNCE, gate="exit",
+         at=T0 + timedelta(seconds=5), presence=off_site(T0)),
+    Case("debounce counts from the last accepted scan, not the check-in", DUPLICATE, DEBOUNCE,
+         at=T0 + timedelta(seconds=30), presence=on_site(T0 - timedelta(hours=1), last=T0)),
+    Case("debounce 0: never a duplicate", CHECKED_OUT, minutes=0, presence=on_site(T0),
+         policy=Policy(debounce_s=0)),
+    Case("debounce 120 s: 90 s later is a duplicate", DUPLICATE, DEBOUNCE, at=T0 + timedelta(seconds=90),
+         presence=on_site(T0), policy=Policy(debounce_s=120)),
+    Case("debounce on server time when the device clock is off", DUPLICATE, DEBOUNCE, warnings=(CLOCK_SKEW,),
+         at=T0 + timedelta(minutes=5), server=T0 + timedelta(seconds=30), presence=on_site(T0)),
+    Case("debounce keeps the insurance warning", DUPLICATE, DEBOUNCE, warnings=(NOT_INSURED,), volunteer=LAPSED,
+         at=T0 + timedelta(seconds=5), presence=on_site(T0)),
+    # The insured day ends at midnight in the event's time zone, not the server's
+    Case("insurance day in the event's time zone (UTC)", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), at=MIDNIGHT,
+         policy=Policy(insurance="block", tz="UTC")),
+]
