@@ -61,12 +61,24 @@ def record_rows(results: Iterable[VolunteerHours], members: Mapping[str, Member]
 TEAM_HEADER = ("志工隊", "運用單位", "服務日期", "志工人數", "服務時數", "待處理異常", "已核定")
 
 
-def team_rows(
-    results: Iterable[VolunteerHours], members: Mapping[str, Member], approved: Collection[tuple[str, date]] = (),
-) -> list[tuple[str, ...]]:
-    """Per team and service day: volunteers credited, hours, open anomalies, and whether the day is approved.
+@dataclass(frozen=True, slots=True)
+class TeamDay:
+    team_id: str  # "" for volunteers without a team
+    team: str
+    unit: str
+    day: date
+    volunteers: int  # credited at least one minute that day
+    minutes: int
+    open_anomalies: int
+    approved: bool
 
-    Open anomalies are counted on the day of the session they concern (or, without one, not at all):
+
+def team_days(
+    results: Iterable[VolunteerHours], members: Mapping[str, Member], approved: Collection[tuple[str, date]] = (),
+) -> list[TeamDay]:
+    """Per team and service day: volunteers credited, minutes, open anomalies, and whether the day is approved.
+
+    Open anomalies are counted on the day of the session they concern (those without a session on no day):
     they are what a team lead should look at before approving that day.
     """
     acc: dict[tuple[str, date], list[int]] = {}
@@ -83,12 +95,17 @@ def team_rows(
         for an in r.anomalies:
             if not an.resolved and an.session_key in days_of:
                 acc.setdefault((team, days_of[an.session_key]), [0, 0, 0])[2] += 1
-    rows = []
-    for (team, day), (people, minutes, open_anomalies) in sorted(acc.items(), key=lambda kv: (names[kv[0][0]], kv[0][1])):
-        name, unit = names[team]
-        rows.append((name, unit, day.isoformat(), str(people), hours_text(minutes), str(open_anomalies),
-                     "是" if (team, day) in approved else "否"))
-    return rows
+    found = [TeamDay(team, *names[team], day, people, minutes, open_anomalies, (team, day) in approved)
+             for (team, day), (people, minutes, open_anomalies) in acc.items()]
+    found.sort(key=lambda t: (t.team, t.team_id, t.day))
+    return found
+
+
+def team_rows(
+    results: Iterable[VolunteerHours], members: Mapping[str, Member], approved: Collection[tuple[str, date]] = (),
+) -> list[tuple[str, ...]]:
+    return [(t.team, t.unit, t.day.isoformat(), str(t.volunteers), hours_text(t.minutes), str(t.open_anomalies),
+             "是" if t.approved else "否") for t in team_days(results, members, approved)]
 
 
 COMPANY_HEADER = ("企業", "志工人數", "服務人次", "服務時數")
@@ -158,3 +175,22 @@ def write_csv(path: Path | str, header: Sequence[str], rows: Sequence[Sequence[s
     """Write a BOM'd UTF-8 CSV file; return the number of data rows."""
     Path(path).write_bytes(csv_bytes(header, rows))
     return len(rows)
+
+
+KINDS = ("records", "teams", "companies", "summary")
+
+
+def table(
+    kind: str, results: Sequence[VolunteerHours], members: Mapping[str, Member],
+    approved: Collection[tuple[str, date]], year: int,
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The header and rows of one export by its name (one of KINDS)."""
+    if kind == "records":
+        return RECORD_HEADER, record_rows(results, members)
+    if kind == "teams":
+        return TEAM_HEADER, team_rows(results, members, approved)
+    if kind == "companies":
+        return COMPANY_HEADER, company_rows(results, members)
+    if kind == "summary":
+        return SUMMARY_HEADER, summary_rows(event_summary(results, members, year))
+    raise ValueError(f"export must be one of {', '.join(KINDS)}; got {kind!r}")

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from tqdm import tqdm
@@ -47,6 +48,15 @@ _CORRECTIONS = """
 SELECT volunteer_id, correction_id, action, session_key, start_at, end_at, reason, actor, at
 FROM corrections WHERE event_id = $1 {extra}
 """
+
+
+def parse_moment(text: str, policy: HoursPolicy) -> datetime:
+    """An ISO 8601 time from the office; without an offset it is local time in the event's time zone."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {text!r}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(policy.timezone))
 
 
 class DayApproved(Exception):
@@ -267,18 +277,25 @@ async def approve(conn: asyncpg.Connection, event_id: str, team_id: str, day: da
 RecordBookEntry = Member
 
 
-async def load_members(conn: asyncpg.Connection, event_id: str) -> dict[str, Member]:
-    """Roster facts of everyone the event concerns: assigned, scanned, or given an added session."""
+async def load_members(
+    conn: asyncpg.Connection, event_id: str, volunteer_ids: Iterable[str] | None = None
+) -> dict[str, Member]:
+    """Roster facts of everyone the event concerns (assigned, scanned, or given an added session),
+    or of the volunteers named."""
     event_name = await conn.fetchval("SELECT name FROM events WHERE event_id = $1", event_id)
     if event_name is None:
         raise LookupError(f"no event {event_id!r}")
+    who = ("SELECT volunteer_id FROM assignments WHERE event_id = $1"
+           " UNION SELECT volunteer_id FROM scans WHERE event_id = $1 AND volunteer_id IS NOT NULL"
+           " UNION SELECT volunteer_id FROM corrections WHERE event_id = $1")
+    args: tuple[Any, ...] = (event_id,)
+    if volunteer_ids is not None:
+        who, args = "SELECT unnest($2::text[])", (event_id, list(volunteer_ids))
     rows = await conn.fetch(
         "SELECT v.volunteer_id, v.name, v.record_book_no, coalesce(u.name, ''), t.name, v.team_id, v.company,"
-        " v.category, v.birth_year FROM volunteers v"
+        " v.category, v.birth_year, $1::text FROM volunteers v"  # $1 named even when `who` does not use it
         " LEFT JOIN teams t ON t.team_id = v.team_id LEFT JOIN units u ON u.unit_id = t.unit_id"
-        " WHERE v.volunteer_id IN (SELECT volunteer_id FROM assignments WHERE event_id = $1"
-        " UNION SELECT volunteer_id FROM scans WHERE event_id = $1 AND volunteer_id IS NOT NULL"
-        " UNION SELECT volunteer_id FROM corrections WHERE event_id = $1)", event_id,
+        f" WHERE v.volunteer_id IN ({who})", *args,
     )
     return {r[0]: Member(r[1], r[2], r[3], f"{event_name} {r[4]}" if r[4] else str(event_name),
                          r[5], r[4] or "", r[6], r[7], r[8]) for r in rows}

@@ -1,0 +1,147 @@
+"""`checkin reconcile|export|correct|approve|anomalies`: the office's post-event commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+
+from checkin import exports, reconcile
+from checkin.config import Config
+from checkin.keys import Keys
+
+
+def _out(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+async def _require_event(conn: asyncpg.Connection, event_id: str) -> None:
+    if await conn.fetchval("SELECT 1 FROM events WHERE event_id = $1", event_id) is None:
+        raise LookupError(f"no event {event_id!r}")
+
+
+async def cmd_reconcile(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                        redis: aioredis.Redis, keys: Keys) -> int:
+    await _require_event(conn, args.event)
+    started = time.perf_counter()
+    results = await reconcile.reconcile_event(conn, args.event, progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    open_kinds = Counter(a.kind for r in results for a in r.anomalies if not a.resolved)
+    resolved = Counter(a.kind for r in results for a in r.anomalies if a.resolved)
+    minutes = sum(r.total_minutes for r in results)
+    credited = sum(1 for r in results if r.total_minutes > 0)
+    print(f"event {args.event}: {len(results):,} volunteers ({credited:,} credited), "
+          f"{sum(len(r.sessions) for r in results):,} sessions, {exports.hours_text(minutes)} hours "
+          f"in {seconds:.1f} s")
+    print("anomalies (open / resolved):")
+    for kind in sorted(set(open_kinds) | set(resolved)):
+        print(f"  {kind:<22} {open_kinds[kind]:>8,} / {resolved[kind]:,}")
+    if not open_kinds and not resolved:
+        print("  none")
+    return 0
+
+
+async def cmd_export(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                     redis: aioredis.Redis, keys: Keys) -> int:
+    await _require_event(conn, args.event)
+    results = await reconcile.reconcile_event(conn, args.event, progress=not args.quiet)
+    members = await reconcile.load_members(conn, args.event)
+    approved = await reconcile.load_approvals(conn, args.event)
+    year = await reconcile.event_year(conn, args.event)
+    header, rows = exports.table(args.kind, results, members, approved, year)
+    if args.out:
+        exports.write_csv(args.out, header, rows)
+        print(f"wrote {len(rows):,} row(s) to {args.out} (UTF-8 with BOM)")
+    if args.kind == "summary":
+        _out(exports.summary_json(exports.event_summary(results, members, year)))
+    elif not args.out:
+        print("checkin: error: --out is required for this export", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def cmd_correct(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                      redis: aioredis.Redis, keys: Keys) -> int:
+    policy = await reconcile.load_policy(conn, args.event)
+    start = reconcile.parse_moment(args.start, policy) if args.start else None
+    end = reconcile.parse_moment(args.end, policy) if args.end else None
+    try:
+        c = await reconcile.add_correction(conn, args.event, args.volunteer, action=args.action, reason=args.reason,
+                                           actor=args.actor, session_key=args.session, start=start, end=end)
+    except (reconcile.DayApproved, reconcile.NotAllowed) as refused:
+        print(f"checkin: refused: {refused}", file=sys.stderr)
+        return 1
+    after = await reconcile.derive_volunteer(conn, args.event, args.volunteer)
+    _out({"correction_id": c.correction_id, "action": c.action, "session_key": c.key,
+          "volunteer_id": args.volunteer, "total_hours": after.total_minutes / 60})
+    return 0
+
+
+async def cmd_approve(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                      redis: aioredis.Redis, keys: Keys) -> int:
+    await _require_event(conn, args.event)
+    try:
+        day = date.fromisoformat(args.day)
+    except ValueError:
+        raise ValueError(f"--day must be YYYY-MM-DD; got {args.day!r}") from None
+    try:
+        new = await reconcile.approve(conn, args.event, args.team, day, args.actor)
+    except reconcile.NotAllowed as refused:
+        print(f"checkin: refused: {refused}", file=sys.stderr)
+        return 1
+    print(f"{args.team} {day}: {'approved' if new else 'already approved'} by {args.actor}")
+    return 0
+
+
+async def cmd_anomalies(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                        redis: aioredis.Redis, keys: Keys) -> int:
+    await _require_event(conn, args.event)
+    results = await reconcile.reconcile_event(conn, args.event, progress=not args.quiet)
+    found = [{"volunteer_id": r.volunteer_id, "kind": a.kind, "session_key": a.session_key,
+              "scan_ids": list(a.scan_ids), "detail": a.detail, "resolved": a.resolved}
+             for r in results for a in r.anomalies
+             if (args.kind is None or a.kind == args.kind) and (args.all or not a.resolved)]
+    _out(found)
+    return 0
+
+
+def add_parsers(sub: Any, run: Any) -> None:
+    def leaf(name: str, action: Any, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+        p.set_defaults(func=run, action=action)
+        p.add_argument("--event", required=True)
+        return p
+
+    p = leaf("reconcile", cmd_reconcile, "derive every volunteer's hours from the scan log; totals and anomalies")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = leaf("export", cmd_export, "CSV (UTF-8 with BOM): record-book lines, team days, company hours, summary")
+    p.add_argument("kind", choices=exports.KINDS)
+    p.add_argument("--out", help="the CSV file to write (summary also prints its figures)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = leaf("correct", cmd_correct, "add, change or void a session, with a reason (audited)")
+    p.add_argument("--volunteer", required=True)
+    p.add_argument("--action", required=True, choices=["add", "change", "void"])
+    p.add_argument("--session", help="the session key (its check-in scan id) for change and void")
+    p.add_argument("--start", help="ISO time; without an offset, the event's local time")
+    p.add_argument("--end", help="ISO time; without an offset, the event's local time")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--actor", required=True, help="user id of the admin or coordinator making it")
+
+    p = leaf("approve", cmd_approve, "approve a team's hours for a service day (then only an admin may correct)")
+    p.add_argument("--team", required=True)
+    p.add_argument("--day", required=True, help="service day, YYYY-MM-DD")
+    p.add_argument("--actor", required=True, help="user id of the admin or coordinator approving")
+
+    p = leaf("anomalies", cmd_anomalies, "list open anomalies with their evidence (scan ids)")
+    p.add_argument("--kind", help="only this kind, e.g. missing_checkout")
+    p.add_argument("--all", action="store_true", help="resolved ones too")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
