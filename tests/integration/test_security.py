@@ -1,0 +1,121 @@
+"""Hostile input and stolen credentials get the documented refusal, and nothing changes."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from checkin.accounts import revoke_device
+from checkin.keys import Keys
+from tests.factories import Scenario, make_event
+
+
+async def _counts(redis: aioredis.Redis, keys: Keys, event_id: str) -> dict[bytes, bytes]:
+    return await redis.hgetall(keys.event(event_id).counts)
+
+
+async def test_revoked_device_token_is_refused(gateway, scenario: Scenario, pg_pool: asyncpg.Pool,
+                                               redis_client: aioredis.Redis, keys: Keys) -> None:
+    device_id = scenario.device_token.split(".")[1]
+    async with pg_pool.acquire() as conn:
+        await revoke_device(conn, redis_client, keys, device_id)
+    before = await _counts(redis_client, keys, scenario.event_id)
+    resp = await gateway.post("/api/v1/scans", json=scenario.scan(scenario.cards[0][1], f"{scenario.event_id}-desk"),
+                              headers={"Authorization": f"Bearer {scenario.device_token}"})
+    assert resp.status == 403
+    assert (await resp.json())["error"] == "device_revoked"
+    assert await _counts(redis_client, keys, scenario.event_id) == before
+
+
+async def test_device_token_of_one_event_cannot_scan_into_another(
+        gateway, scenario: Scenario, pg_pool: asyncpg.Pool, redis_client: aioredis.Redis, keys: Keys) -> None:
+    async with pg_pool.acquire() as conn:
+        other = await make_event(conn, redis_client, keys, volunteers=2)
+    # The token names its own event; swapping the event part makes it a token nobody issued.
+    _, device_id, secret = scenario.device_token.split(".")
+    forged = f"{other.event_id}.{device_id}.{secret}"
+    resp = await gateway.post("/api/v1/scans", json=other.scan(other.cards[0][1], f"{other.event_id}-desk"),
+                              headers={"Authorization": f"Bearer {forged}"})
+    assert resp.status == 401
+    # The genuine token at the other event's gate: the gate is not one of its event's.
+    resp = await gateway.post("/api/v1/scans", json=scenario.scan(other.cards[0][1], f"{other.event_id}-desk"),
+                              headers={"Authorization": f"Bearer {scenario.device_token}"})
+    body = await resp.json()
+    assert resp.status in (200, 400, 403)
+    if resp.status == 200:
+        assert body["verdict"] == "rejected" and body["reason"] == "wrong_gate"
+    assert await _counts(redis_client, keys, other.event_id) == {}
+
+
+async def test_card_of_another_event_is_not_on_the_roster(gateway, scenario: Scenario, pg_pool: asyncpg.Pool,
+                                                          redis_client: aioredis.Redis, keys: Keys) -> None:
+    async with pg_pool.acquire() as conn:
+        other = await make_event(conn, redis_client, keys, volunteers=2)
+    resp = await gateway.post("/api/v1/scans", json=scenario.scan(other.cards[0][1], f"{scenario.event_id}-desk"),
+                              headers={"Authorization": f"Bearer {scenario.device_token}"})
+    body = await resp.json()
+    assert body["verdict"] == "rejected" and body["reason"] == "not_on_roster"
+    assert body["volunteer"] is None
+
+
+async def test_kiosk_token_cannot_read_headcounts(gateway, scenario: Scenario) -> None:
+    resp = await gateway.get(f"/api/v1/events/{scenario.event_id}/headcount",
+                             headers={"Authorization": f"Bearer {scenario.device_token}"})
+    assert resp.status == 401
+    assert (await resp.json())["error"] == "unauthorized"
+
+
+async def test_coordinator_of_one_event_sees_nothing_of_another(
+        gateway, live_url: str, scenario: Scenario, pg_pool: asyncpg.Pool, redis_client: aioredis.Redis,
+        keys: Keys) -> None:
+    async with pg_pool.acquire() as conn:
+        other = await make_event(conn, redis_client, keys, volunteers=2)
+    resp = await gateway.get(f"/api/v1/events/{other.event_id}/headcount",
+                             headers={"Authorization": f"Bearer {scenario.coordinator_token}"})
+    assert resp.status == 403
+    resp = await gateway.get(f"/api/v1/events/{scenario.event_id}/headcount",
+                             headers={"Authorization": f"Bearer {scenario.coordinator_token}"})
+    assert resp.status == 200
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"{live_url}/ws/events/{other.event_id}?token={scenario.coordinator_token}"):
+            pass
+    assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"{live_url}/ws/events/{scenario.event_id}?token=nope"):
+            pass
+    assert refused.value.response.status_code == 401
+
+
+@pytest.mark.parametrize("value", ["'; DROP TABLE scans; --", "x' OR '1'='1", "\\x00", "{ev}:scans", "*"])
+async def test_injection_shaped_text_is_refused_or_stored_verbatim(gateway, scenario: Scenario,
+                                                                   pg_pool: asyncpg.Pool, value: str) -> None:
+    auth = {"Authorization": f"Bearer {scenario.device_token}"}
+    for field in ("card", "gate_id", "scan_id", "scanned_at"):
+        body = scenario.scan(scenario.cards[0][1], f"{scenario.event_id}-desk")
+        body[field] = value
+        resp = await gateway.post("/api/v1/scans", json=body, headers=auth)
+        assert resp.status in (200, 400), await resp.text()
+        answer = await resp.json()
+        if resp.status == 200:
+            assert answer["verdict"] == "rejected"
+        else:
+            assert answer["field"] == field
+    assert await pg_pool.fetchval("SELECT count(*) FROM information_schema.tables WHERE table_name = 'scans'") == 1
+
+
+async def test_deeply_nested_json_is_a_clear_400(gateway, scenario: Scenario) -> None:
+    auth = {"Authorization": f"Bearer {scenario.device_token}"}
+    nested = b"[" * 100_000 + b"]" * 100_000
+    resp = await gateway.post("/api/v1/scans", data=nested, headers=auth)
+    assert resp.status == 400
+    assert (await resp.json())["error"] in ("invalid_json", "invalid_body")
+    resp = await gateway.post("/api/v1/scans/batch", data=b'{"scans": ' + nested + b"}", headers=auth)
+    assert resp.status == 400
+    # Nested but within the parser's depth: each item answers for itself, nothing is stored.
+    resp = await gateway.post("/api/v1/scans/batch", json={"scans": [[[[[]]]], {"a": {"b": {"c": []}}}]},
+                              headers=auth)
+    results = (await resp.json())["results"]
+    assert resp.status == 200 and [r["error"] for r in results] == ["invalid_body", "invalid_field"]
