@@ -1,7 +1,8 @@
 """The live server (`checkin live`): coordinators' websockets, one shared stream reader per event.
 
-Connect to ws://HOST:PORT/ws/events/{event_id}?token=COORDINATOR_TOKEN; the first message is a
-snapshot, then deltas (at most five a second). Stateless: run as many as you like.
+Connect to ws://HOST:PORT/ws/events/{event_id}?token=COORDINATOR_TOKEN[&zone=ZONE][&team=TEAM];
+the first message is a snapshot, then deltas (at most five a second) and a beat when quiet.
+Stateless: every process builds its picture from Redis, so run as many as you like.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import orjson
 import redis.asyncio as aioredis
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
@@ -21,21 +23,27 @@ from websockets.http11 import Request, Response
 
 from checkin.accounts import user_for_token
 from checkin.config import Config
-from checkin.consumers.live_hub import EventHub
+from checkin.consumers.live_hub import EventHub, Subscriber
 from checkin.db import create_pool
 from checkin.keys import EVENT_ID_RE, Keys
+from checkin.live_view import Scope
 from checkin.redis_conn import create_redis
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/events/"
+KEEPALIVE_S = 10  # ping every 10 s; no pong within 10 s closes a dead connection
 
 
 def _refuse(status: http.HTTPStatus, code: str, message: str) -> Response:
-    import orjson
-
     body = orjson.dumps({"error": code, "message": message, "field": None})
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return Response(status.value, status.phrase, headers, body)
+
+
+def _scope(query: dict[str, list[str]]) -> Scope:
+    zone = query.get("zone", [""])[0][:64] or None
+    team = query.get("team", [""])[0][:200] or None
+    return Scope(zone, team)
 
 
 class LiveServer:
@@ -55,38 +63,39 @@ class LiveServer:
         if not EVENT_ID_RE.match(event_id):
             return _refuse(http.HTTPStatus.NOT_FOUND, "not_found", "no such event")
         token = parse_qs(parts.query).get("token", [""])[0]
-        user = await user_for_token(self.pool, token)
+        try:
+            user = await user_for_token(self.pool, token)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("token check failed: %s", exc)
+            return _refuse(http.HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "accounts cannot be checked now")
         if user is None:
             return _refuse(http.HTTPStatus.UNAUTHORIZED, "unauthorized", "a coordinator token is required")
         if not user.may_watch(event_id):
             return _refuse(http.HTTPStatus.FORBIDDEN, "forbidden", "this account may not see that event")
+        try:
+            await self.hub(event_id)
+        except LookupError:
+            return _refuse(http.HTTPStatus.NOT_FOUND, "not_found", "no such event")
         return None
 
     async def hub(self, event_id: str) -> EventHub:
         async with self._hub_lock:
             hub = self.hubs.get(event_id)
             if hub is None:
-                hub = EventHub(self.redis, self.keys.event(event_id))
+                hub = EventHub(self.redis, self.pool, self.keys.event(event_id))
                 await hub.start()
                 self.hubs[event_id] = hub
             return hub
 
     async def handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None
-        event_id = urlsplit(connection.request.path).path[len(PREFIX):]
-        hub = await self.hub(event_id)
-        sub = hub.subscribe()
-        closed = asyncio.ensure_future(connection.wait_closed())
+        parts = urlsplit(connection.request.path)
+        hub = await self.hub(parts.path[len(PREFIX):])
+        # Nothing is expected from the client, but reading keeps pongs and the close handshake flowing.
+        closed = asyncio.create_task(_discard_incoming(connection))
+        sub = hub.subscribe(_scope(parse_qs(parts.query)), on_drop=lambda: _abort(connection))
         try:
-            while True:
-                message = asyncio.ensure_future(sub.queue.get())
-                await asyncio.wait({message, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if closed.done():
-                    message.cancel()
-                    break
-                await connection.send(message.result().decode())
-        except Exception:  # the client went away mid-send; nothing to clean but the subscription
-            pass
+            await _pump(connection, sub, closed)
         finally:
             closed.cancel()
             hub.unsubscribe(sub)
@@ -94,6 +103,38 @@ class LiveServer:
     async def close(self) -> None:
         for hub in self.hubs.values():
             await hub.stop()
+
+
+async def _discard_incoming(connection: ServerConnection) -> None:
+    with contextlib.suppress(Exception):
+        async for _ in connection:
+            pass
+
+
+async def _pump(connection: ServerConnection, sub: Subscriber, closed: asyncio.Task[None]) -> None:
+    while not sub.dropped:
+        message = asyncio.ensure_future(sub.next())
+        await asyncio.wait({message, closed}, return_when=asyncio.FIRST_COMPLETED)
+        if closed.done():
+            message.cancel()
+            return
+        try:
+            await connection.send(message.result().decode())
+        except Exception:  # the client went away mid-send
+            return
+
+
+def _abort(connection: ServerConnection) -> None:
+    """A client stalled for seconds: cut it off (no closing handshake it would not read anyway)."""
+    log.info("dropping a stalled live client %s", connection.remote_address)
+    transport = getattr(connection, "transport", None)
+    if transport is not None:
+        transport.abort()
+
+
+def serve_live(live: LiveServer, host: str, port: int) -> serve:
+    return serve(live.handle, host, port, process_request=live.authorize, compression=None,
+                 ping_interval=KEEPALIVE_S, ping_timeout=KEEPALIVE_S, max_size=4096, max_queue=4)
 
 
 async def main(config: Config) -> None:
@@ -105,8 +146,7 @@ async def main(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with serve(live.handle, config.host, config.live_port, process_request=live.authorize,
-                         ping_interval=20, ping_timeout=20, max_size=4096):
+        async with serve_live(live, config.host, config.live_port):
             log.info("live server on ws://%s:%d%s<event_id>", config.host, config.live_port, PREFIX)
             await stop.wait()
     finally:

@@ -31,7 +31,7 @@ async def test_scan_reaches_postgres_and_websocket(gateway, recorder, live_url, 
     async with connect(url) as ws:
         first = orjson.loads(await ws.recv())
         assert first["type"] == "snapshot"
-        assert first["headcount"]["on_site"] == 0
+        assert first["view"]["totals"]["on_site"] == 0
 
         vid, card = scenario.cards[0]
         body = scenario.scan(card, f"{scenario.event_id}-desk")
@@ -44,8 +44,8 @@ async def test_scan_reaches_postgres_and_websocket(gateway, recorder, live_url, 
 
         update = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
         assert update["type"] == "delta"
-        assert update["headcount"]["on_site"] == 1
-        assert update["counts"]["zone:main"] == 1
+        assert update["view"]["totals"]["on_site"] == 1
+        assert update["view"]["zones"][0]["zone_id"] == "main" and update["view"]["zones"][0]["present"] == 1
 
     row = await wait_for(lambda: pg_pool.fetchrow("SELECT * FROM scans WHERE scan_id = $1", uuid.UUID(body["scan_id"])))
     assert row["volunteer_id"] == vid
