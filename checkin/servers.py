@@ -179,3 +179,48 @@ def embedded_servers(
     finally:
         for server in reversed(started):
             server.stop()
+
+
+class EmbeddedValkeyCluster:
+    """A Valkey Cluster of several masters on loopback ports, for tests and the scale-out benchmark."""
+
+    def __init__(self, data_dir: Path, ports: list[int], host: str = "127.0.0.1") -> None:
+        self.nodes = [EmbeddedValkey(data_dir / f"node-{port}", port, host) for port in ports]
+        self.host = host
+
+    def start(self) -> str:
+        for node in self.nodes:
+            node.start(persist=False, extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                             "--cluster-node-timeout", "5000"))
+        cli = str(Path(EmbeddedValkey.executable()).with_name("valkey-cli"))
+        addresses = [f"{self.host}:{node.port}" for node in self.nodes]
+        made = subprocess.run([cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+                              capture_output=True, text=True, timeout=60)
+        if made.returncode != 0:
+            self.stop()
+            raise ServerError(f"valkey cluster create failed: {made.stdout[-300:]} {made.stderr[-300:]}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # every node must agree the cluster is up before clients connect
+            states = [subprocess.run([cli, "-p", str(n.port), "cluster", "info"], capture_output=True, text=True,
+                                     timeout=5).stdout for n in self.nodes]
+            if all("cluster_state:ok" in s for s in states):
+                return f"redis+cluster://{self.host}:{self.nodes[0].port}/0"
+            time.sleep(0.1)
+        self.stop()
+        raise ServerError("valkey cluster did not reach cluster_state:ok within 30 s")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def free_cluster_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Ports whose cluster bus port (+10000) is free too, below 55536 as the bus requires."""
+    import random
+
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randint(20000, 45000)
+        if port not in ports and _port_free(host, port) and _port_free(host, port + 10000):
+            ports.append(port)
+    return ports
