@@ -10,17 +10,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from checkin.card_store import valid_public_keys
 from checkin.cards import CardVerifier
 from checkin.config import Config
 from checkin.db import create_pool
 from checkin.gateway.batcher import ScriptBatcher
+from checkin.gateway.cluster_batcher import ClusterScriptBatcher
 from checkin.gateway.errors import error_middleware
 from checkin.gateway.routes import setup_routes
 from checkin.gateway.state import GatewayState, state_key
 from checkin.keys import Keys
-from checkin.redis_conn import create_redis
+from checkin.redis_conn import create_redis, is_cluster
 from checkin.scan_script import SCRIPT
 from checkin.tls import server_ssl_context
 
@@ -40,10 +42,11 @@ def create_app(config: Config) -> web.Application:
         pool = await create_pool(config.postgres_url or "", max_size=4)
         redis = create_redis(config.redis_url or "")
         try:
-            await redis.script_load(SCRIPT)
+            with contextlib.suppress(RedisError):  # Redis may be down at start: scans get 503 until it is back
+                await redis.script_load(SCRIPT)
             cards = CardVerifier(await valid_public_keys(pool))
-            app[state_key] = GatewayState(config, Keys(config.redis_prefix), pool, redis,
-                                          ScriptBatcher(redis, SCRIPT), cards)
+            batcher = ClusterScriptBatcher(redis, SCRIPT) if is_cluster(redis) else ScriptBatcher(redis, SCRIPT)
+            app[state_key] = GatewayState(config, Keys(config.redis_prefix), pool, redis, batcher, cards)
             refresher = asyncio.create_task(_refresh_keys(app[state_key]))
             yield
             refresher.cancel()

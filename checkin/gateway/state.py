@@ -11,6 +11,7 @@ from aiohttp import web
 from checkin.cards import CardVerifier
 from checkin.config import Config
 from checkin.gateway.batcher import ScriptBatcher
+from checkin.gateway.cluster_batcher import ClusterScriptBatcher
 from checkin.keys import Keys
 
 
@@ -20,7 +21,7 @@ class GatewayState:
     keys: Keys
     pool: asyncpg.Pool
     redis: aioredis.Redis
-    batcher: ScriptBatcher
+    batcher: ScriptBatcher | ClusterScriptBatcher
     cards: CardVerifier
 
 

@@ -1,0 +1,94 @@
+"""The scan batcher for a Redis Cluster: calls grouped by the node that owns their slot.
+
+redis-py's cluster pipeline refuses EVALSHA, so each master gets its own plain pipeline. All keys
+of a scan share the event's hash tag, so one call never spans slots. After a resharding a node
+answers MOVED: the slot map is refreshed and those calls are sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError, ResponseError
+
+
+class ClusterScriptBatcher:
+    def __init__(self, cluster: RedisCluster, script: str, max_batch: int = 512) -> None:
+        self.cluster = cluster
+        self.script = script
+        self.sha = hashlib.sha1(script.encode("utf-8")).hexdigest()
+        self.max_batch = max_batch
+        self._queue: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._running: asyncio.Task[None] | None = None
+        self._nodes: dict[str, aioredis.Redis] = {}
+        self.round_trips = 0
+
+    async def call(self, keys: list[str], args: list[Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((keys, args, future))
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._drain())
+        return await future
+
+    def _client_for(self, key: str) -> aioredis.Redis:
+        node = self.cluster.get_node_from_key(key)
+        client = self._nodes.get(node.name)
+        if client is None:
+            client = aioredis.Redis(host=node.host, port=node.port, max_connections=16)
+            self._nodes[node.name] = client
+        return client
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
+            try:
+                results = await self._send(batch, attempts=3)
+            except Exception as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+
+    async def _send(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]], attempts: int) -> list[Any]:
+        groups: dict[int, tuple[aioredis.Redis, list[int]]] = {}
+        for i, (keys, _, _) in enumerate(batch):
+            client = self._client_for(keys[0])
+            groups.setdefault(id(client), (client, []))[1].append(i)
+        results: list[Any] = [None] * len(batch)
+
+        async def one_node(client: aioredis.Redis, indexes: list[int]) -> None:
+            self.round_trips += 1
+            async with client.pipeline(transaction=False) as pipe:
+                for i in indexes:
+                    keys, args, _ = batch[i]
+                    pipe.evalsha(self.sha, len(keys), *keys, *args)
+                answers = await pipe.execute(raise_on_error=False)
+            if any(isinstance(a, NoScriptError) for a in answers):
+                await client.script_load(self.script)
+            for i, answer in zip(indexes, answers, strict=True):
+                results[i] = answer
+
+        await asyncio.gather(*(one_node(client, idx) for client, idx in groups.values()))
+        retry = [i for i, r in enumerate(results) if isinstance(r, NoScriptError | ResponseError)
+                 and (isinstance(r, NoScriptError) or str(r).startswith(("MOVED", "ASK")))]
+        if retry and attempts > 1:
+            if any(not isinstance(results[i], NoScriptError) for i in retry):
+                await self.cluster.nodes_manager.initialize()  # slots moved: learn the new map
+            again = await self._send([batch[i] for i in retry], attempts - 1)
+            for i, result in zip(retry, again, strict=True):
+                results[i] = result
+        return results
+
+    async def close(self) -> None:
+        for client in self._nodes.values():
+            await client.aclose()
