@@ -158,6 +158,8 @@ async def load_event(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys
             "clock_skew_s": policy.clock_skew_s,
         })
         pipe.sadd(keys.events, event_id)  # kept after closing, so consumers drain what is left
+        if gates:  # the global directory the gateway consults, off the scan path, for a gate it has not seen
+            pipe.hset(keys.gates, mapping=dict.fromkeys(gates, event_id))
         await pipe.execute()
     return len(roster)
 

@@ -82,3 +82,7 @@ class Keys:
     @property
     def events(self) -> str:  # set of event ids loaded into Redis: the streams the consumers read
         return f"{self.prefix}:events"
+
+    @property
+    def gates(self) -> str:  # hash: gate_id -> event_id of every loaded event (tells unknown gates from others')
+        return f"{self.prefix}:gates"
