@@ -79,6 +79,23 @@ def parse_entry(event_id: str, stream_id: bytes, fields: dict[bytes, bytes]) -> 
         raise BadEntry(f"{type(exc).__name__}: {exc}") from None
 
 
+def _ms_text(value: datetime) -> bytes:
+    return str(int(value.timestamp() * 1000)).encode()
+
+
+def encode_entry(e: ScanEntry) -> dict[bytes, bytes]:
+    """The fields the scan script XADDs for this scan (its Python twin, for tools and tests)."""
+    return {
+        b"scan_id": str(e.scan_id).encode(), b"dev": e.device_id.encode(), b"seq": str(e.seq).encode(),
+        b"gate": e.gate_id.encode(), b"zone": e.zone.encode(), b"card": (e.card_id or "").encode(),
+        b"vol": (e.volunteer_id or "").encode(), b"team": e.team.encode(), b"at": _ms_text(e.at),
+        b"dat": _ms_text(e.device_at or e.at), b"rx": _ms_text(e.received_at), b"verdict": e.verdict.encode(),
+        b"reason": (e.reason or "").encode(), b"warn": ",".join(e.warnings).encode(),
+        b"closes": str(e.closes).encode() if e.closes else b"", b"src": e.source.encode(),
+        b"senior": b"1" if e.senior else b"0",
+    }
+
+
 def id_ms(entry_id: bytes | str) -> int:
     """The millisecond time part of a stream id."""
     raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
@@ -136,18 +153,21 @@ def _id_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-async def trim_acknowledged(redis: aioredis.Redis, stream: str, *, keep_ms: int, now_ms: int) -> str | None:
-    """Trim the stream below what every group has acknowledged (and below now - keep_ms).
-
-    Returns the MINID used, or None when the stream has no group (then nothing is trimmed: an
-    entry no group has read is an entry nobody stored).
-    """
-    backlogs = await group_backlogs(redis, stream)
+def trim_floor(backlogs: dict[str, Backlog], *, keep_ms: int, now_ms: int) -> str | None:
+    """The MINID below which every group has acknowledged every entry and which is older than
+    now - keep_ms (a margin for readers outside the groups, such as the live server). None
+    when the stream has no group: an entry no group has read is an entry nobody stored."""
     if not backlogs:
         return None
     floor = min((b.keep_from for b in backlogs.values()), key=_id_key)
-    limit = f"{max(now_ms - keep_ms, 0)}-0"
-    minid = min(floor, limit, key=_id_key)
-    # approximate: whole radix-tree nodes only, never an entry at or above minid
-    await redis.xtrim(stream, minid=minid, approximate=True)
+    return min(floor, f"{max(now_ms - keep_ms, 0)}-0", key=_id_key)
+
+
+async def trim_acknowledged(redis: aioredis.Redis, stream: str, backlogs: dict[str, Backlog], *,
+                            keep_ms: int, now_ms: int) -> str | None:
+    """Trim the stream below trim_floor; returns the MINID used."""
+    minid = trim_floor(backlogs, keep_ms=keep_ms, now_ms=now_ms)
+    if minid is not None:
+        # approximate: whole radix-tree nodes only, never an entry at or above minid
+        await redis.xtrim(stream, minid=minid, approximate=True)
     return minid

@@ -1,28 +1,51 @@
 """The recorder: consumer group "recorder" on every event stream, writing scans to Postgres.
 
 At least once, effect exactly once: entries are acknowledged only after their batch committed,
-and the writes are idempotent, so a crash at any point only causes a harmless re-write.
+and the writes are idempotent, so a crash at any point only causes a harmless re-write. Reading
+the next batch from Redis overlaps with writing the current one to Postgres.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
 import signal
+import time
 from dataclasses import dataclass, field
 
 import asyncpg
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from checkin.config import Config
-from checkin.consumers.scan_writer import prepare, write_batch
+from checkin.consumers.metrics import RecorderMetrics
+from checkin.consumers.scan_writer import Backoff, DataProblem, Stopped, classify, prepare, write_batch
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
-from checkin.streams import RECORDER_GROUP, BadEntry, ScanEntry, parse_entry
+from checkin.streams import (
+    RECORDER_GROUP,
+    BadEntry,
+    ScanEntry,
+    group_backlogs,
+    parse_entry,
+    trim_acknowledged,
+)
 
 log = logging.getLogger(__name__)
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One stream entry on its way to Postgres, with what a dead letter needs."""
+
+    stream: str
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+    scan: ScanEntry
 
 
 @dataclass
@@ -32,28 +55,41 @@ class RecorderStats:
     dead_letters: int = 0
     reclaimed: int = 0
     last_error: str | None = None
-    per_event: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 class Recorder:
-    def __init__(self, config: Config, redis: aioredis.Redis, consumer_name: str) -> None:
+    def __init__(self, config: Config, redis: aioredis.Redis, consumer_name: str, *,
+                 metrics: RecorderMetrics | None = None, trim_keep_ms: int = 60_000,
+                 maintain_every_s: float = 1.0) -> None:
         self.config = config
         self.redis = redis
         self.keys = Keys(config.redis_prefix)
         self.name = consumer_name
         self.stats = RecorderStats()
+        self.metrics = metrics or RecorderMetrics()
+        self.trim_keep_ms = trim_keep_ms
+        self.maintain_every_s = maintain_every_s
         self._groups: set[str] = set()
+        self._event_of: dict[str, str] = {}
         self._stopping = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
+        self._in_flight: set[tuple[str, bytes]] = set()
+        self._pg_down = False
 
     def stop(self) -> None:
         self._stopping.set()
 
-    async def _streams(self) -> dict[str, str]:
-        """stream key -> event id, creating the group on streams seen for the first time."""
+    # --- reading -------------------------------------------------------------------------
+
+    async def _streams(self) -> list[str]:
+        """The event streams, creating the group on streams seen for the first time."""
         events = sorted(e.decode() for e in await self.redis.smembers(self.keys.events))
-        streams = {self.keys.event(e).stream: e for e in events}
-        for stream in streams:
+        streams = []
+        for event_id in events:
+            stream = self.keys.event(event_id).stream
+            self._event_of[stream] = event_id
+            streams.append(stream)
             if stream not in self._groups:
                 try:
                     await self.redis.xgroup_create(stream, RECORDER_GROUP, id="0", mkstream=True)
@@ -63,130 +99,260 @@ class Recorder:
                 self._groups.add(stream)
         return streams
 
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.config.postgres_url)
-            await prepare(self._conn)
-        return self._conn
+    async def _deliveries(self, stream: str, ids: list[bytes]) -> dict[bytes, int]:
+        """How often each of our pending entries has been delivered (re-reads and reclaims only)."""
+        rows = await self.redis.xpending_range(stream, RECORDER_GROUP, min=ids[0], max=ids[-1],
+                                               count=len(ids) + 4 * self.config.recorder_batch,
+                                               consumername=self.name)
+        return {r["message_id"]: int(r["times_delivered"]) for r in rows}
 
-    async def _dead_letter(self, stream: str, event_id: str, entry_id: bytes, fields: dict[bytes, bytes],
-                           error: str) -> None:
-        ev = self.keys.event(event_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(ev.dead_letters, {**fields, b"_error": error.encode(), b"_id": entry_id,
-                                         b"_stream": stream.encode()})
-            pipe.xack(stream, RECORDER_GROUP, entry_id)
-            await pipe.execute()
-        self.stats.dead_letters += 1
-        log.warning("dead-lettered %s %s: %s", stream, entry_id.decode(), error)
-
-    async def _parse(self, streams: dict[str, str], reply: list) -> tuple[list[ScanEntry], list[tuple[str, bytes]]]:
-        entries: list[ScanEntry] = []
-        ids: list[tuple[str, bytes]] = []
+    async def _parse(self, reply: list, redelivered: bool) -> list[Item]:
+        items: list[Item] = []
+        dead: list[tuple[str, bytes, dict[bytes, bytes], str]] = []
+        gone: list[tuple[str, bytes]] = []
         for stream_raw, messages in reply:
             stream = stream_raw.decode() if isinstance(stream_raw, bytes) else stream_raw
-            event_id = streams[stream]
+            event_id = self._event_of[stream]
+            counts = await self._deliveries(stream, [m[0] for m in messages]) if redelivered and messages else {}
             for entry_id, fields in messages:
-                if fields is None:  # trimmed away while pending: nothing to store
-                    await self.redis.xack(stream, RECORDER_GROUP, entry_id)
+                if not fields:  # trimmed away while pending: nothing left to store
+                    gone.append((stream, entry_id))
+                    continue
+                if (stream, entry_id) in self._in_flight:
+                    continue  # already on its way to Postgres in this process
+                if counts.get(entry_id, 0) > self.config.recorder_max_deliveries:
+                    dead.append((stream, entry_id, fields, f"delivered {counts[entry_id]} times"))
                     continue
                 try:
-                    entries.append(parse_entry(event_id, entry_id, fields))
+                    items.append(Item(stream, entry_id, fields, parse_entry(event_id, entry_id, fields)))
                 except BadEntry as exc:
-                    await self._dead_letter(stream, event_id, entry_id, fields, str(exc))
-                    continue
-                ids.append((stream, entry_id))
-        return entries, ids
+                    dead.append((stream, entry_id, fields, str(exc)))
+        if dead:
+            await self._dead_letter(dead)
+        for stream, entry_id in gone:
+            await self.redis.xack(stream, RECORDER_GROUP, entry_id)
+        return items
 
-    async def _store(self, entries: list[ScanEntry], ids: list[tuple[str, bytes]]) -> None:
-        """Write until it succeeds (Postgres may be down for a while), then acknowledge."""
-        delay, failing = 0.2, False
-        while True:
-            try:
-                conn = await self._connection()
-                durable = await write_batch(conn, entries)
-                break
-            except (OSError, asyncpg.PostgresConnectionStatusError, asyncpg.CannotConnectNowError,
-                    asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
-                    asyncpg.exceptions.ConnectionDoesNotExistError, ConnectionError, TimeoutError) as exc:
-                if not failing:
-                    log.error("Postgres unavailable, holding %d entries and retrying: %s", len(entries), exc)
-                    failing = True
-                self.stats.last_error = str(exc)
-                self._conn = None
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
-        if failing:
-            log.info("Postgres is back; stored the held batch")
-        device_event = {e.device_id: e.event_id for e in entries}
+    async def _dead_letter(self, dead: list[tuple[str, bytes, dict[bytes, bytes], str]]) -> None:
+        """Park entries with the reason in the event's dead-letter stream, and acknowledge them."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            by_stream: dict[str, list[bytes]] = {}
-            for stream, entry_id in ids:
-                by_stream.setdefault(stream, []).append(entry_id)
-            for stream, entry_ids in by_stream.items():
-                pipe.xack(stream, RECORDER_GROUP, *entry_ids)
-            for device_id, seq in durable.items():
-                pipe.hset(self.keys.event(device_event[device_id]).durable, device_id, seq)
+            for stream, entry_id, fields, error in dead:
+                ev = self.keys.event(self._event_of[stream])
+                pipe.xadd(ev.dead_letters, {**fields, b"_error": error.encode(), b"_id": entry_id,
+                                             b"_stream": stream.encode(), b"_consumer": self.name.encode()})
+                pipe.xack(stream, RECORDER_GROUP, entry_id)
             await pipe.execute()
-        self.stats.batches += 1
-        self.stats.rows += len(entries)
+        for stream, entry_id, _, error in dead:
+            log.warning("dead-lettered %s %s: %s", stream, entry_id.decode(), error)
+        self.stats.dead_letters += len(dead)
+        self.metrics.dead_letters.inc(len(dead))
 
-    async def _reclaim(self, streams: dict[str, str]) -> list:
+    async def _read_new(self, streams: list[str], block_ms: int) -> list[Item]:
+        reply = await self.redis.xreadgroup(RECORDER_GROUP, self.name, dict.fromkeys(streams, ">"),
+                                            count=self.config.recorder_batch, block=block_ms)
+        return await self._parse(reply or [], redelivered=False)
+
+    async def _read_own_pending(self, streams: list[str], own: dict[str, bytes | None]) -> list[Item]:
+        """Entries this consumer name read before a restart and never acknowledged. `own` holds a
+        cursor per stream, None once that stream's pending list has been read through."""
+        todo = {s: own.get(s, b"0") for s in streams if own.get(s, b"0") is not None}
+        if not todo:
+            return []
+        reply = await self.redis.xreadgroup(RECORDER_GROUP, self.name, todo, count=self.config.recorder_batch)
+        seen: list[tuple[object, list]] = []
+        for stream_raw, messages in reply or []:
+            stream = stream_raw.decode() if isinstance(stream_raw, bytes) else stream_raw
+            own[stream] = messages[-1][0] if messages else None
+            if messages:
+                seen.append((stream, messages))
+        for stream in todo:
+            if stream not in {(s.decode() if isinstance(s, bytes) else s) for s, _ in reply or []}:
+                own[stream] = None
+        return await self._parse(seen, redelivered=True)
+
+    async def _reclaim(self, streams: list[str]) -> list[Item]:
         """Entries left pending by a dead consumer, taken over after the idle time."""
         reply = []
         for stream in streams:
             _, claimed, _ = await self.redis.xautoclaim(
                 stream, RECORDER_GROUP, self.name, self.config.recorder_claim_idle_ms, "0-0",
                 count=self.config.recorder_batch)
+            claimed = [c for c in claimed if (stream, c[0]) not in self._in_flight]
             if claimed:
                 self.stats.reclaimed += len(claimed)
+                self.metrics.reclaimed.inc(len(claimed))
                 reply.append((stream, claimed))
-        return reply
+        return await self._parse(reply, redelivered=True)
+
+    async def maintain(self, streams: list[str]) -> None:
+        """Trim what every group has acknowledged, and refresh the backlog gauges."""
+        now_ms = int(time.time() * 1000)
+        for stream in streams:
+            backlogs = await group_backlogs(self.redis, stream)
+            await trim_acknowledged(self.redis, stream, backlogs, keep_ms=self.trim_keep_ms, now_ms=now_ms)
+            event_id = self._event_of[stream]
+            length = int(await self.redis.xlen(stream))
+            dlq = int(await self.redis.xlen(self.keys.event(event_id).dead_letters))
+            self.metrics.backlog(event_id, backlogs.get(RECORDER_GROUP), length, dlq, now_ms)
+
+    # --- writing -------------------------------------------------------------------------
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.config.postgres_url, timeout=10)
+            await prepare(self._conn)
+        return self._conn
+
+    async def _write(self, items: list[Item]) -> dict[str, int]:
+        """Write until it succeeds (Postgres may be down a while); DataProblem if the rows are at fault."""
+        backoff = Backoff()
+        while True:
+            started = time.perf_counter()
+            stages: dict[str, float] = {}
+            try:
+                conn = await self._connection()
+                durable = await write_batch(conn, [i.scan for i in items], stages)
+            except Exception as exc:  # noqa: BLE001 - classify decides: retry, split, or crash
+                kind = classify(exc)
+                self.metrics.postgres_errors.labels(kind).inc()
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                if kind == "data":
+                    raise DataProblem(self.stats.last_error) from exc
+                if kind != "transient":
+                    raise
+                if not self._pg_down:
+                    log.error("Postgres unavailable, holding %d entries and retrying: %s", len(items), exc)
+                    self._pg_down = True
+                if self._conn is not None and not self._conn.is_closed():
+                    self._conn.terminate()
+                self._conn = None
+                if self._stopping.is_set():
+                    raise Stopped from exc  # unacknowledged: another consumer or a restart takes them
+                await backoff.sleep(self._stopping)
+                continue
+            if self._pg_down:
+                log.info("Postgres is back; writing again")
+                self._pg_down = False
+            for stage, spent in stages.items():
+                self.stats.stages[stage] = self.stats.stages.get(stage, 0.0) + spent
+            self.metrics.batch(len(items), time.perf_counter() - started, stages)
+            return durable
+
+    async def _write_or_split(self, items: list[Item]) -> dict[str, int]:
+        """A batch Postgres refuses is halved until the offending entries stand alone; those go to
+        the dead-letter stream and the rest is stored."""
+        try:
+            return await self._write(items)
+        except DataProblem as exc:
+            if len(items) == 1:
+                item = items[0]
+                await self._dead_letter([(item.stream, item.entry_id, item.fields, f"postgres refused: {exc}")])
+                return {}
+            mid = len(items) // 2
+            first = await self._write_or_split(items[:mid])
+            second = await self._write_or_split(items[mid:])
+            return {d: max(first.get(d, 0), second.get(d, 0)) for d in first.keys() | second.keys()}
+
+    async def _store(self, items: list[Item]) -> None:
+        durable = await self._write_or_split(items)
+        device_event = {i.scan.device_id: i.scan.event_id for i in items}
+        by_stream: dict[str, list[bytes]] = {}
+        for item in items:
+            by_stream.setdefault(item.stream, []).append(item.entry_id)
+        backoff = Backoff()
+        while True:  # committed: the acknowledgement must follow, even across a Redis blip
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for stream, entry_ids in by_stream.items():
+                        pipe.xack(stream, RECORDER_GROUP, *entry_ids)
+                    for device_id, seq in durable.items():
+                        pipe.hset(self.keys.event(device_event[device_id]).durable, device_id, seq)
+                    await pipe.execute()
+                break
+            except _REDIS_DOWN as exc:
+                log.warning("Redis unavailable while acknowledging, retrying: %s", exc)
+                await backoff.sleep(None)
+        self.stats.batches += 1
+        self.stats.rows += len(items)
+
+    # --- the loop ------------------------------------------------------------------------
 
     async def run_once(self, block_ms: int | None = None) -> int:
-        """Read and store one batch; return how many entries it held."""
+        """Read and store one batch of new entries; return how many it held."""
         streams = await self._streams()
         if not streams:
-            await asyncio.sleep((block_ms or self.config.recorder_block_ms) / 1000)
             return 0
-        reply = await self.redis.xreadgroup(
-            RECORDER_GROUP, self.name, {s: ">" for s in streams}, count=self.config.recorder_batch,
-            block=block_ms if block_ms is not None else self.config.recorder_block_ms)
-        entries, ids = await self._parse(streams, reply or [])
-        if entries:
-            await self._store(entries, ids)
-        return len(entries)
+        items = await self._read_new(streams, self.config.recorder_block_ms if block_ms is None else block_ms)
+        if items:
+            await self._store(items)
+        return len(items)
+
+    async def _reader(self, queue: asyncio.Queue[list[Item] | BaseException | None]) -> None:
+        loop = asyncio.get_running_loop()
+        own: dict[str, bytes | None] = {}  # our own pending entries first (from before a restart)
+        next_claim = next_maintain = 0.0
+        backoff = Backoff()
+        while not self._stopping.is_set():
+            try:
+                streams = await self._streams()
+                if not streams:
+                    await asyncio.sleep(self.config.recorder_block_ms / 1000)
+                    continue
+                items = await self._read_own_pending(streams, own)
+                if not items and loop.time() >= next_claim:
+                    next_claim = loop.time() + self.config.recorder_claim_idle_ms / 2000
+                    items = await self._reclaim(streams)
+                if not items and loop.time() >= next_maintain:
+                    next_maintain = loop.time() + self.maintain_every_s
+                    await self.maintain(streams)
+                if not items:
+                    items = await self._read_new(streams, self.config.recorder_block_ms)
+                backoff = Backoff()
+            except _REDIS_DOWN as exc:
+                log.warning("Redis unavailable, retrying: %s", exc)
+                await backoff.sleep(self._stopping)
+                continue
+            except Exception as exc:  # noqa: BLE001 - handed to the writer, which re-raises it
+                await queue.put(exc)
+                return
+            if items:
+                self._in_flight.update((i.stream, i.entry_id) for i in items)
+                await queue.put(items)
+        await queue.put(None)
 
     async def run(self) -> None:
         log.info("recorder %s started", self.name)
-        # Our own pending entries first (from before a restart), then anyone's stale ones.
-        while not self._stopping.is_set():
-            streams = await self._streams()
-            reply = await self.redis.xreadgroup(
-                RECORDER_GROUP, self.name, {s: "0" for s in streams}, count=self.config.recorder_batch
-            ) if streams else []
-            entries, ids = await self._parse(streams, reply or [])
-            if not entries:
-                break
-            await self._store(entries, ids)
-        last_claim = 0.0
-        loop = asyncio.get_running_loop()
-        while not self._stopping.is_set():
-            if loop.time() - last_claim > self.config.recorder_claim_idle_ms / 2000:
-                last_claim = loop.time()
-                streams = await self._streams()
-                entries, ids = await self._parse(streams, await self._reclaim(streams))
-                if entries:
-                    await self._store(entries, ids)
-            await self.run_once()
-        if self._conn is not None:
-            await self._conn.close()
+        queue: asyncio.Queue[list[Item] | BaseException | None] = asyncio.Queue(maxsize=1)
+        reader = asyncio.create_task(self._reader(queue))
+        try:
+            while True:
+                batch = await queue.get()
+                if batch is None:
+                    break
+                if isinstance(batch, BaseException):
+                    raise batch
+                try:
+                    await self._store(batch)
+                finally:
+                    self._in_flight.difference_update((i.stream, i.entry_id) for i in batch)
+        except Stopped:
+            log.warning("stopping with Postgres unavailable; unacknowledged entries stay pending")
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            if self._conn is not None and not self._conn.is_closed():
+                await self._conn.close()
         log.info("recorder %s stopped after %d rows", self.name, self.stats.rows)
 
 
 async def main(config: Config, consumer_name: str) -> None:
     redis = create_redis(config.redis_url or "")
-    recorder = Recorder(config, redis, consumer_name)
+    metrics = RecorderMetrics()
+    if config.recorder_metrics_port:
+        metrics.serve(config.host, config.recorder_metrics_port)
+        log.info("metrics on http://%s:%d/metrics", config.host, config.recorder_metrics_port)
+    recorder = Recorder(config, redis, consumer_name, metrics=metrics)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, recorder.stop)  # the batch in hand is committed before exit
