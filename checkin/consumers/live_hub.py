@@ -72,6 +72,8 @@ class EventHub:
         self.tick_s = tick_s
         self.state: LiveState | None = None
         self.groups: dict[Scope, Group] = {}
+        self.resets = 0  # snapshots sent in place of a backlog
+        self.dropped = 0  # subscribers cut off for staying stalled
         self._seen_changes = -1
         self._looked_ms = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -202,8 +204,10 @@ class EventHub:
             sub.queue.get_nowait()
         sub.resets += 1
         sub.behind += 1
+        self.resets += 1
         if sub.behind > MAX_RESETS_BEHIND:
             sub.dropped = True
+            self.dropped += 1
             group.subscribers.discard(sub)
             if sub.on_drop is not None:
                 sub.on_drop()
@@ -212,4 +216,5 @@ class EventHub:
 
     def info(self) -> dict[str, Any]:
         return {"event_id": self.ev.event_id, "stream_id": self.live.stream_id,
-                "clients": sum(len(g.subscribers) for g in self.groups.values()), "groups": len(self.groups)}
+                "clients": sum(len(g.subscribers) for g in self.groups.values()), "groups": len(self.groups),
+                "resets": self.resets, "dropped": self.dropped}
