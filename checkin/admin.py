@@ -180,20 +180,23 @@ async def cards_print(cfg: Config, args: argparse.Namespace, conn: asyncpg.Conne
 
 async def status(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
                  keys: Keys) -> int:
-    from checkin.streams import RECORDER_GROUP
+    import time
+
+    from checkin.streams import RECORDER_GROUP, group_backlogs, id_ms
 
     report = []
     for event_id in sorted(e.decode() for e in await redis.smembers(keys.events)):
         ev = keys.event(event_id)
         length = await redis.xlen(ev.stream)
-        pending = 0
-        lag = 0
-        for group in await redis.xinfo_groups(ev.stream) if length else []:
-            if group["name"] in (RECORDER_GROUP, RECORDER_GROUP.encode()):
-                pending = int(group.get("pending", 0))
-                lag = int(group.get("lag") or 0)
+        backlog = (await group_backlogs(redis, ev.stream)).get(RECORDER_GROUP)
+        pending, lag = (backlog.pending, backlog.unread) if backlog else (0, 0)
+        now_ms = time.time() * 1000
+        oldest = backlog.oldest_pending_id if backlog else None
+        outstanding = backlog.oldest_outstanding_ms() if backlog else None
         stored = await conn.fetchval("SELECT count(*) FROM scans WHERE event_id = $1", event_id)
         report.append({"event_id": event_id, "stream_length": length, "pending": pending, "not_yet_read": lag,
+                       "oldest_pending_age_s": round((now_ms - id_ms(oldest)) / 1000, 1) if oldest else 0,
+                       "lag_s": round(max(0.0, now_ms - outstanding) / 1000, 1) if outstanding else 0,
                        "scans_in_postgres": stored, "dead_letters": await redis.xlen(ev.dead_letters),
                        "on_site": int(await redis.hget(ev.counts, "on_site") or 0)})
     _out(report)
