@@ -26,7 +26,7 @@ from checkin.keys import Keys
 from checkin.servers import EmbeddedValkey, free_port
 from tests.factories import Scenario
 
-FUZZ = settings(max_examples=300, deadline=None, derandomize=False,
+FUZZ = settings(max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 json_values = st.recursive(
