@@ -101,6 +101,7 @@ class EventHub:
 
     def _snapshot(self, group: Group) -> bytes:
         return orjson.dumps({"type": "snapshot", "event_id": self.ev.event_id, "event_name": self.live.roster.name,
+                             "tz": self.live.roster.tz,
                              "stream_id": group.stream_id, "scope": group.scope.as_json(), "server_ms": now_ms(),
                              "view": group.view})
 

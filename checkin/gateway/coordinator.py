@@ -79,7 +79,7 @@ async def get_headcount(request: web.Request) -> web.Response:
     now = int(time.time() * 1000)
     live = await _current(request, event_id, now)
     return json_response({
-        "type": "snapshot", "event_id": event_id, "event_name": live.roster.name, "stream_id": live.stream_id,
+        "type": "snapshot", "event_id": event_id, "event_name": live.roster.name, "tz": live.roster.tz, "stream_id": live.stream_id,
         "scope": scope.as_json(), "server_ms": now, "view": live.view(now, scope), "live": live_config(request),
     })
 
