@@ -107,6 +107,21 @@ async def test_the_log_streams_in_volunteer_and_time_order(conn: asyncpg.Connect
     assert groups == [(vid, [9, 12, 15]) for vid in sorted(ev.volunteers)]
 
 
+async def test_the_log_streams_in_batches_in_the_events_zone_and_may_stop_early(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn)
+    for vid in ev.volunteers:
+        for hh in (9, 12, 15):
+            await add_scan(conn, ev, vid, t(hh))
+    scans = [s async for s in load_event_log(conn, ev.event_id, batch=2, zone=TZ)]
+    assert len(scans) == 9 and all(s.at.tzinfo is TZ for s in scans)
+    assert [s.at for s in scans] == [t(hh) for _ in ev.volunteers for hh in (9, 12, 15)]
+    log = load_event_log(conn, ev.event_id, batch=2)
+    async for _ in log:
+        break
+    await log.aclose()  # a pending batch is awaited, the transaction ends, the connection stays usable
+    assert await conn.fetchval("SELECT count(*) FROM scans WHERE event_id = $1", ev.event_id) == 9
+
+
 async def test_policy_comes_from_the_event(conn: asyncpg.Connection) -> None:
     ev = await make_event(conn, policy={"debounce_s": 90, "hours": {"daily_cap_minutes": 600}})
     assert await load_policy(conn, ev.event_id) == HoursPolicy(daily_cap_minutes=600, double_scan_seconds=90)
