@@ -206,6 +206,7 @@ async def get_timeline(request: web.Request) -> web.Response:
         if not scans and not corrections and not assigned:
             raise ApiError(404, "not_found", f"volunteer {volunteer_id!r} has nothing in this event", "volunteer_id")
         try:
+            policy = await reconcile.load_policy(conn, event_id)
             derived = await reconcile.derive_volunteer(conn, event_id, volunteer_id)
         except LookupError:
             raise ApiError(404, "not_found", f"no event {event_id!r}", "event_id") from None
@@ -214,7 +215,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     team = member.team_id if member else None
     return json_response({
         "event_id": event_id, "volunteer_id": volunteer_id, **_member_json(member),
-        "hours": derived.total_minutes / 60,
+        "timezone": policy.timezone, "hours": derived.total_minutes / 60,
         "scans": [{"scan_id": r[0], "at": _iso(r[1]), "verdict": r[2], "reason": r[3], "gate_id": r[4],
                    "zone_id": r[5], "device_id": r[6], "warnings": list(r[7] or ()), "source": r[8],
                    "device_time": _iso(r[9]), "received_at": _iso(r[10])} for r in scans],
