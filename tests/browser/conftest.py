@@ -103,6 +103,11 @@ async def _run_system(config: Config, ready: Callable[[LiveSystem], None], stop:
     pool = await asyncpg.create_pool(config.postgres_url, min_size=1, max_size=4)
     assert pool is not None
     redis = aioredis.Redis.from_url(config.redis_url or "")
+    keys = Keys(config.redis_prefix)
+    async with pool.acquire() as conn:
+        # The gateway reads the signing keys at start (then every 30 s): issue one event's cards first,
+        # so the factories' key is known from the first scan.
+        await make_event(conn, redis, keys, volunteers=1)
     runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False, shutdown_timeout=1)
     await runner.setup()
     http_port, https_port = config.gateway_port, free_port()
@@ -118,7 +123,7 @@ async def _run_system(config: Config, ready: Callable[[LiveSystem], None], stop:
     async with ws_serve(live.handle, "127.0.0.1", config.live_port, process_request=live.authorize):
         ready(LiveSystem(config, f"http://127.0.0.1:{http_port}", f"https://localhost:{https_port}",
                          f"ws://127.0.0.1:{config.live_port}", tls_files, asyncio.get_running_loop(),
-                         pool, redis, Keys(config.redis_prefix)))
+                         pool, redis, keys))
         await stop.wait()
     await live.close()
     recorder.stop()
