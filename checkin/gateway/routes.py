@@ -36,4 +36,10 @@ def setup_routes(app: web.Application, kiosk: Path) -> None:
             importlib.import_module(name).setup(app)
     if kiosk.is_dir():
         app.router.add_get("/", _home)
+        index = kiosk / "index.html"  # the static route lists no folders; /kiosk/ is the kiosk page itself
+
+        async def _kiosk_index(request: web.Request) -> web.StreamResponse:
+            return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+        app.router.add_get("/kiosk/", _kiosk_index)
         app.router.add_static("/kiosk/", kiosk, append_version=False)
