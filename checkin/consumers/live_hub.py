@@ -185,7 +185,7 @@ class EventHub:
         group.stream_id = self.live.stream_id
         if changed and group.subscribers:
             self._send(group, orjson.dumps({"type": "delta", "stream_id": group.stream_id, "server_ms": now,
-                                            "view": changed}), now)
+                                            "last_received_ms": self.live.last_received_ms, "view": changed}), now)
 
     def _send(self, group: Group, message: bytes, now: int) -> None:
         group.sent_ms = now
