@@ -14,7 +14,7 @@ const TEXT = {
     approvals: "各隊每日核定", unit: "運用單位", people: "人數", open: "待處理", exports: "匯出（CSV，Excel 可開）",
     expRecords: "志願服務紀錄冊", expTeams: "各隊每日統計", expCompanies: "企業志工時數", expSummary: "活動統計（市府計畫）",
     approve: "核定", isApproved: "已核定", yes: "是", no: "否", edit: "修改", voidIt: "作廢", saved: "已更正，時數 {h}",
-    approvedMsg: "{team} {day} 已核定", denied: "權杖無效或無權限", badEvent: "找不到此活動", unreachable: "無法連到伺服器",
+    approvedMsg: "{team} {day} 已核定", dayApproved: "此日已核定，只有管理員可以更正", denied: "權杖無效或無權限", badEvent: "找不到此活動", unreachable: "無法連到伺服器",
     loading: "計算中…", none: "沒有待處理的異常", volunteers: "志工人數", totalHours: "總時數", average: "平均每人時數",
     seniors: "65 歲以上比例",
     kinds: { missing_checkout: "漏簽退", unpaired_checkout: "無簽到的簽退", overlong_session: "時段過長",
@@ -37,6 +37,7 @@ const TEXT = {
     expRecords: "Service record book", expTeams: "Team days", expCompanies: "Company (CSR) hours",
     expSummary: "Event figures (city plan)", approve: "Approve", isApproved: "Approved", yes: "yes", no: "no",
     edit: "Change", voidIt: "Void", saved: "Saved; hours now {h}", approvedMsg: "{team} {day} approved",
+    dayApproved: "This day is approved; only an admin may correct it",
     denied: "Token refused", badEvent: "No such event", unreachable: "Cannot reach the server", loading: "Computing…",
     none: "No open anomalies", volunteers: "Volunteers", totalHours: "Total hours", average: "Average hours each",
     seniors: "Share aged 65+",
@@ -77,7 +78,10 @@ function el(tag, attrs = {}, ...children) {
 const row = (...cells) => el("tr", {}, ...cells.map((c) => (c instanceof Node && c.tagName === "TD" ? c : el("td", {}, c))));
 
 class ApiFailure extends Error {
-  constructor(status, body) { super(body.message || String(status)); this.status = status; this.field = body.field; }
+  constructor(status, body) {
+    super(body.message || String(status));
+    Object.assign(this, { status, field: body.field, code: body.error });
+  }
 }
 
 async function api(path, options = {}) {
@@ -181,7 +185,7 @@ async function submitCorrection(event) {
     await Promise.all([showTimeline(body.volunteer_id), loadQueue(), loadTeams(), loadSummary()]);
   } catch (err) {
     if (!(err instanceof ApiFailure)) { $("c-error").textContent = t("unreachable"); return; }
-    $("c-error").textContent = err.message;
+    $("c-error").textContent = err.code === "day_approved" ? `${t("dayApproved")} (${err.message})` : err.message;
     const input = err.field && $("correct").querySelector(`[name="${err.field}"]`);
     if (input) input.classList.add("bad");
   }

@@ -1,0 +1,106 @@
+"""The office page in a real Chromium: anomaly queue, timeline, a correction with its reason, approval, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from checkin import events
+from tests.browser.conftest import LiveSystem
+from tests.factories import Scenario
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 20_000
+TZ = ZoneInfo("Asia/Taipei")
+
+
+def t(hh: int, mm: int = 0) -> datetime:
+    return datetime(2024, 2, 24, hh, mm, tzinfo=TZ)
+
+
+async def day_of_scans(system: LiveSystem, ev: Scenario) -> dict[str, str]:
+    """A fixed day shift; the first volunteer works 09-17, the second forgets to check out. -> check-in scan ids."""
+    ids = [vid for vid, _ in ev.cards[:2]]
+    keys: dict[str, str] = {}
+    async with system.pool.acquire() as conn:
+        await events.add_shift(conn, ev.event_id, f"{ev.event_id}-day", "main", "白班", t(9), t(17), required=2)
+        await events.assign(conn, ev.event_id, f"{ev.event_id}-day", ids)
+        for vid, at, verdict in ((ids[0], t(9), "checked_in"), (ids[0], t(17), "checked_out"),
+                                 (ids[1], t(10), "checked_in")):
+            scan_id = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO scans (scan_id, event_id, device_id, seq, gate_id, volunteer_id, scanned_at, received_at,"
+                " verdict) VALUES ($1, $2, 'dev', 1, $3, $4, $5, $5, $6)",
+                scan_id, ev.event_id, f"{ev.event_id}-desk", vid, at, verdict)
+            keys.setdefault(vid, str(scan_id))
+    return keys
+
+
+async def test_office_corrects_approves_and_exports(browser: Any, live_system: LiveSystem, artifacts: Path) -> None:
+    ev = live_system.scenario(volunteers=2)
+    keys = await live_system.arun(day_of_scans(live_system, ev))
+    forgot = ev.cards[1][0]
+    context = await browser.new_context(viewport={"width": 1280, "height": 1400}, accept_downloads=True)
+    page = await context.new_page()
+    page.on("pageerror", lambda err: print(f"pageerror: {err}"))
+    await page.goto(f"{live_system.base_url}/kiosk/office.html#token={ev.coordinator_token}&event={ev.event_id}")
+
+    # The queue lists the forgotten check-out with its evidence; the token left the address bar.
+    row = page.locator("#anomalies tbody tr", has_text="漏簽退")
+    await row.wait_for(timeout=WAIT_MS)
+    assert "#token" not in page.url
+    assert keys[forgot][:8] in await row.inner_text()
+    assert await page.locator("#queue-count").inner_text() == "1"
+
+    # Its timeline: the scan, the session closed at the shift's end (7 h).
+    await row.locator("a").click()
+    await page.wait_for_function("document.querySelector('#tl-hours')?.textContent === '7'", timeout=WAIT_MS)
+    assert "簽到" in await page.locator("#tl-scans").inner_text()
+
+    # A correction needs a reason: the browser refuses an empty one before anything is sent.
+    await page.locator("#tl-sessions button", has_text="修改").click()
+    assert await page.input_value("#c-start") == "2024-02-24T10:00"
+    await page.fill("#c-end", "2024-02-24T15:30")
+    await page.click("#correct button[type=submit]")
+    assert await page.evaluate("document.querySelector('#c-reason').validity.valueMissing")
+    assert await page.locator("#tl-corrections tbody tr").count() == 0
+
+    await page.fill("#c-reason", "紙本簽退單 15:30")
+    await page.click("#correct button[type=submit]")
+    await page.locator("#tl-corrections tbody tr", has_text="紙本簽退單 15:30").wait_for(timeout=WAIT_MS)
+    assert await page.locator("#tl-hours").inner_text() == "5.5"
+    await page.wait_for_function("document.querySelector('#queue-count').textContent === '0'", timeout=WAIT_MS)
+    reason = await live_system.afetchval(
+        "SELECT detail->>'reason' FROM audit_log WHERE event_id = $1 AND action = 'correction_change'", ev.event_id)
+    assert reason == "紙本簽退單 15:30"
+
+    # Approve the team's day; a later correction by the coordinator is refused with the server's reason.
+    await page.locator("#teams button", has_text="核定").click()
+    await page.locator("#teams td.ok").wait_for(timeout=WAIT_MS)
+    await page.locator("#tl-sessions button", has_text="作廢").click()
+    await page.fill("#c-reason", "重複")
+    await page.click("#correct button[type=submit]")
+    await page.wait_for_function("document.querySelector('[data-testid=correct-error]').textContent.includes('此日已核定')",
+                                 timeout=WAIT_MS)
+    assert await page.locator("#tl-hours").inner_text() == "5.5"
+    await page.screenshot(path=str(artifacts / "office.png"), full_page=True)
+
+    # The record-book export downloads as UTF-8 with a BOM and reads back in Chinese.
+    async with page.expect_download() as info:
+        await page.click("[data-export=records]")
+    body = Path(await (await info.value).path()).read_bytes()
+    assert body.startswith(b"\xef\xbb\xbf")
+    lines = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert lines[0][0] == "姓名"
+    assert sorted((r[0], r[3]) for r in lines[1:]) == [("志工000號", "8"), ("志工001號", "5.5")]
+
+    await page.click("#lang")
+    await page.locator("h2", has_text="Open anomalies").wait_for(timeout=WAIT_MS)
+    await context.close()
