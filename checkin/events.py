@@ -157,10 +157,11 @@ async def load_event(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys
             "shift_early_min": policy.shift_early_min, "shift_late_min": policy.shift_late_min,
             "clock_skew_s": policy.clock_skew_s,
         })
-        pipe.sadd(keys.events, event_id)  # kept after closing, so consumers drain what is left
-        if gates:  # the global directory the gateway consults, off the scan path, for a gate it has not seen
-            pipe.hset(keys.gates, mapping=dict.fromkeys(gates, event_id))
         await pipe.execute()
+    # Global keys live in other slots of a cluster, so they are written outside the event's transaction.
+    await redis.sadd(keys.events, event_id)  # kept after closing, so consumers drain what is left
+    if gates:  # the global directory the gateway consults, off the scan path, for a gate it has not seen
+        await redis.hset(keys.gates, mapping=dict.fromkeys(gates, event_id))
     return len(roster)
 
 

@@ -71,11 +71,29 @@ async def rebuild_live_state(conn: asyncpg.Connection, redis: aioredis.Redis, ke
     return counts.get("on_site", 0)
 
 
+async def rebuild_if_lost(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, event_id: str) -> bool:
+    """Rebuild the event if Redis has lost it, under a lock so that two processes never both do.
+
+    The check is repeated under the lock: once one rebuild has restored `meta`, scans change the
+    live state again and a second rebuild would throw their effects away.
+    """
+    ev = keys.event(event_id)
+    lock = f"{ev.meta}:rebuilding"
+    if not await redis.set(lock, "1", nx=True, px=120_000):
+        return False
+    try:
+        if await redis.exists(ev.meta):
+            return False
+        await rebuild_live_state(conn, redis, keys, event_id)
+        return True
+    finally:
+        await redis.delete(lock)
+
+
 async def ensure_loaded(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys) -> list[str]:
     """Rebuild every open or closed event whose state Redis has lost; return their ids."""
     rebuilt = []
     for row in await conn.fetch("SELECT event_id FROM events WHERE status <> 'draft' ORDER BY event_id"):
-        if not await redis.exists(keys.event(row["event_id"]).meta):
-            await rebuild_live_state(conn, redis, keys, row["event_id"])
+        if await rebuild_if_lost(conn, redis, keys, row["event_id"]):
             rebuilt.append(row["event_id"])
     return rebuilt

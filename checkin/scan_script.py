@@ -67,8 +67,14 @@ class Backlogged(Exception):
     """The event's stream is past its configured backlog: the client must retry later."""
 
 
+class EventUnloaded(Exception):
+    """Redis has no state for the event (it lost its data); it is being rebuilt from Postgres."""
+
+
 def decode_result(raw: list[bytes]) -> ScanAnswer:
     status = raw[0].decode()
+    if status == "unloaded":
+        raise EventUnloaded()
     if status == "auth":
         raise AuthRefused(raw[1].decode())
     if status == "busy":

@@ -22,6 +22,7 @@ from checkin.config import Config, ConfigError
 from checkin.db import migrate
 from checkin.demo import seed_demo
 from checkin.keys import Keys
+from checkin.rebuild import ensure_loaded
 from checkin.redis_conn import create_redis
 from checkin.runtime import write_run_file
 from checkin.servers import embedded_servers
@@ -53,8 +54,10 @@ async def prepare(config: Config, demo: bool) -> dict[str, object] | None:
             raise ConfigError(f"cannot reach Redis at {config.redis_url}: {exc}") from None
         await migrate(conn)
         keys = Keys(config.redis_prefix)
+        rebuilt = await ensure_loaded(conn, redis, keys)  # Redis lost an event: its state from the scan log
         for row in await conn.fetch("SELECT event_id FROM events WHERE status <> 'draft'"):
-            await events.load_event(conn, redis, keys, row["event_id"])
+            if row["event_id"] not in rebuilt:
+                await events.load_event(conn, redis, keys, row["event_id"])
         demo_file = config.data_dir / "demo.json"
         if demo and not demo_file.exists() and not await conn.fetchval("SELECT count(*) FROM events"):
             info = await seed_demo(conn, redis, keys, load_or_create_private_key(config.key_path))

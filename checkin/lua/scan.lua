@@ -4,7 +4,12 @@
 --       8 online ('1': sent live, so the server clock wins on skew; '0': replayed from a journal),
 --       9 device_at_ms, 10 received_ms, 11 warnings (comma separated), 12 mode override, 13 source,
 --       14 max backlog, 15 answer ttl seconds
--- Returns {'auth', code} | {'busy'} | {'ok', answer_json, durable_seq} | {'replay', answer_json, durable_seq}
+-- Returns {'auth', code} | {'busy'} | {'unloaded'} | {'ok', answer_json, durable_seq}
+--       | {'replay', answer_json, durable_seq}
+
+-- Redis lost the event (restart without persistence): refuse until it is rebuilt from Postgres,
+-- rather than calling every device unknown.
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'unloaded'} end
 
 local dev = redis.call('HGET', KEYS[5], ARGV[2])
 if not dev then return {'auth', 'unknown_device'} end

@@ -1,0 +1,64 @@
+"""Which gates exist at all, remembered per gateway process (off the scan's single round trip)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+from redis.exceptions import RedisError
+
+from checkin.gateway.errors import ApiError
+from checkin.tokens import DeviceToken
+
+if TYPE_CHECKING:
+    from checkin.gateway.state import GatewayState
+
+
+def unavailable() -> ApiError:
+    return ApiError(503, "unavailable", "the scan store is unreachable; keep the scan and retry",
+                    headers={"Retry-After": "2"})
+
+
+class GateDirectory:
+    """Which gates exist at all, remembered per gateway process.
+
+    A gate seen before costs nothing; a gate not yet seen costs one HGET of the global gates hash that
+    load_event writes (with the device check in the same pipeline, so a bad token is still a 401 first).
+    Only known gates are remembered, so a gate added later is found on its first scan. The scan itself
+    stays one EVALSHA: the Lua script touches only the event's own hash-tagged keys, and a gate of
+    another event is its verdict rejected/wrong_gate.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._known: set[str] = set()
+
+    async def unknown(self, state: GatewayState, token: DeviceToken, gate_ids: set[str]) -> set[str]:
+        """The gates among gate_ids that no loaded event has; raise ApiError for a refused device."""
+        missing = sorted(gate_ids - self._known)
+        if not missing:
+            return set()
+        ev = state.keys.event(token.event_id)
+        try:
+            async with state.redis.pipeline(transaction=False) as pipe:
+                pipe.exists(ev.meta)
+                pipe.hget(ev.devices, token.device_id)
+                pipe.hmget(state.keys.gates, missing)
+                loaded, device, events = await pipe.execute()
+        except RedisError:
+            raise unavailable() from None
+        if not loaded:  # Redis lost the event: not the device's fault, and not an unknown gate
+            state.rebuild_soon(token.event_id)
+            raise ApiError(503, "rebuilding", "the event's live state is being rebuilt; keep the scan and retry",
+                           headers={"Retry-After": "2"})
+        record = orjson.loads(device) if device else None
+        if record is None or record.get("h") != token.hash:
+            code = "unknown_device" if record is None else "bad_token"
+            raise ApiError(401, code, "this device is not enrolled for this event, or its token was revoked")
+        if record.get("s") != "active":
+            raise ApiError(403, "device_revoked", "this device's token was revoked")
+        if len(self._known) >= self.capacity:
+            self._known.clear()
+        found = {gate for gate, event in zip(missing, events, strict=True) if event is not None}
+        self._known |= found
+        return set(missing) - found
