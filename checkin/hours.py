@@ -222,14 +222,25 @@ class VolunteerHours:
         return self.total_minutes / 60
 
 
+_ONE_DAY = timedelta(days=1)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
 def service_day(at: datetime, policy: HoursPolicy) -> date:
     """The service day a moment belongs to: local date, with the day starting at day_starts_hour."""
-    return (at.astimezone(_zone(policy.timezone)) - timedelta(hours=policy.day_starts_hour)).date()
+    local = at.astimezone(_zone(policy.timezone))  # no work when `at` is already in that zone
+    return local.date() - _ONE_DAY if local.hour < policy.day_starts_hour else local.date()
 
 
 def _minute(at: datetime) -> int:
-    # Times count to the whole minute, as a record book writes them; so seconds never decide a minute.
-    return int(at.timestamp()) // 60
+    """Whole minutes since the epoch (UTC), as int(at.timestamp()) // 60 but without timestamp()'s zone work.
+
+    Times count to the whole minute, as a record book writes them; so seconds never decide a minute.
+    """
+    offset = at.utcoffset()
+    assert offset is not None, "log times are aware"
+    wall = ((at.toordinal() - _EPOCH_DAY) * 86400 + at.hour * 3600 + at.minute * 60 + at.second)
+    return (wall - offset.days * 86400 - offset.seconds) // 60
 
 
 def _round(minutes: int, policy: HoursPolicy) -> int:

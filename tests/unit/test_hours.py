@@ -278,3 +278,30 @@ def test_summarize() -> None:
     assert {c: (x.volunteers, x.hours) for c, x in summary.by_category.items()} == {
         "general": (1, 4), "senior": (1, 8), "unknown": (1, 3),
     }
+
+
+# --- time arithmetic ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["Asia/Taipei", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "UTC"])
+def test_whole_minutes_match_the_timestamp(zone: str) -> None:
+    from random import Random
+
+    from checkin.hours import _minute
+
+    rnd, tz = Random(zone), ZoneInfo(zone)
+    for _ in range(2000):
+        at = datetime.fromtimestamp(rnd.uniform(0, 2_000_000_000), tz)
+        assert _minute(at) == int(at.timestamp()) // 60
+        assert _minute(at.astimezone(ZoneInfo("UTC"))) == _minute(at)
+
+
+def test_service_day_turns_at_day_starts_hour() -> None:
+    from checkin.hours import service_day
+
+    policy = HoursPolicy(day_starts_hour=4)
+    tpe = ZoneInfo("Asia/Taipei")
+    assert service_day(datetime(2024, 2, 25, 3, 59, tzinfo=tpe), policy) == date(2024, 2, 24)
+    assert service_day(datetime(2024, 2, 25, 4, 0, tzinfo=tpe), policy) == date(2024, 2, 25)
+    assert service_day(datetime(2024, 2, 24, 19, 59, tzinfo=ZoneInfo("UTC")), policy) == date(2024, 2, 24)
+    assert service_day(datetime(2024, 2, 24, 20, 0, tzinfo=ZoneInfo("UTC")), policy) == date(2024, 2, 25)
