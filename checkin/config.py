@@ -32,6 +32,7 @@ class Config:
     recorder_metrics_port: int = 0  # 0: no /metrics endpoint
     stream_max_backlog: int = 2_000_000
     max_body_bytes: int = 1_048_576
+    device_scans_per_s: int = 10  # per device token and gateway process; 0 turns the limit off
     log_level: str = "INFO"
     tls_cert: Path | None = None  # PEM certificate chain for the gateway; with tls_key
     tls_key: Path | None = None  # PEM private key; neither set + non-loopback host: a local CA is made
@@ -61,6 +62,7 @@ _INT_FIELDS = {
     "RECORDER_METRICS_PORT": ("recorder_metrics_port", 0, 65535),
     "STREAM_MAX_BACKLOG": ("stream_max_backlog", 1000, 1_000_000_000),
     "MAX_BODY_BYTES": ("max_body_bytes", 1024, 64 * 1_048_576),
+    "DEVICE_SCANS_PER_S": ("device_scans_per_s", 0, 1_000_000),
 }
 
 

@@ -34,7 +34,7 @@ def json_response(data: object, status: int = 200, headers: dict[str, str] | Non
 
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type",
+    405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type", 429: "rate_limited",
 }
 
 

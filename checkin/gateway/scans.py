@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from redis.exceptions import RedisError
 
 from checkin.gateway.errors import ApiError, json_response
 from checkin.gateway.gate_directory import unavailable as _unavailable
+from checkin.gateway.rate_limit import RateLimiter
 from checkin.gateway.scan_request import ScanRequest, parse_batch, parse_scan
 from checkin.gateway.state import GatewayState, state_key
 from checkin.scan_script import AuthRefused, Backlogged, EventUnloaded, ScanAnswer, ScanCall, decode_result
@@ -84,8 +86,17 @@ async def _scan(state: GatewayState, token: DeviceToken, req: ScanRequest, onlin
     return _answer_json(req.scan_id, answer)
 
 
+def _within_budget(limiter: RateLimiter | None, token: DeviceToken) -> None:
+    # Keyed by the whole token's hash: a forged token with a real device id has a budget of its own.
+    wait = limiter.retry_after(token.hash) if limiter else 0.0
+    if wait:
+        raise ApiError(429, "rate_limited", "this device is sending faster than a gate can scan; slow down",
+                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
 async def post_scan(request: web.Request) -> web.Response:
     token = _device(request)
+    _within_budget(request.app[state_key].scan_limit, token)
     req = parse_scan(await _json(request))
     state = request.app[state_key]
     if await state.gates.unknown(state, token, {req.gate_id}):
@@ -96,6 +107,7 @@ async def post_scan(request: web.Request) -> web.Response:
 async def post_batch(request: web.Request) -> web.Response:
     """An offline journal, replayed in order; each item answers for itself."""
     token = _device(request)
+    _within_budget(request.app[state_key].batch_limit, token)
     items = parse_batch(await _json(request))
     state = request.app[state_key]
     results: list[dict[str, Any] | None] = [None] * len(items)

@@ -15,6 +15,7 @@ from checkin.config import Config
 from checkin.gateway.batcher import ScriptBatcher
 from checkin.gateway.cluster_batcher import ClusterScriptBatcher
 from checkin.gateway.gate_directory import GateDirectory
+from checkin.gateway.rate_limit import RateLimiter
 from checkin.keys import Keys
 from checkin.rebuild import rebuild_if_lost
 
@@ -30,6 +31,14 @@ class GatewayState:
     batcher: ScriptBatcher | ClusterScriptBatcher
     cards: CardVerifier
     gates: GateDirectory = field(default_factory=GateDirectory)
+    scan_limit: RateLimiter | None = None  # requests to /scans per device token
+    batch_limit: RateLimiter | None = None  # journal replays per device token
+
+    def __post_init__(self) -> None:
+        rate = self.config.device_scans_per_s
+        if rate and self.scan_limit is None:
+            self.scan_limit = RateLimiter(rate, burst=3 * rate)
+            self.batch_limit = RateLimiter(max(1, rate // 5), burst=max(5, rate // 2))
 
 
     _rebuilding: set[str] = field(default_factory=set)

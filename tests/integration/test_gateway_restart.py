@@ -35,7 +35,8 @@ class GatewayProcess:
         self.env = {**os.environ, "CHECKIN_POSTGRES_URL": config.postgres_url or "",
                     "CHECKIN_REDIS_URL": config.redis_url or "", "CHECKIN_REDIS_PREFIX": config.redis_prefix,
                     "CHECKIN_DATA_DIR": str(config.data_dir), "CHECKIN_HOST": "127.0.0.1",
-                    "CHECKIN_GATEWAY_PORT": str(port), "CHECKIN_LOG_LEVEL": "WARNING"}
+                    "CHECKIN_GATEWAY_PORT": str(port), "CHECKIN_LOG_LEVEL": "WARNING",
+                    "CHECKIN_DEVICE_SCANS_PER_S": str(config.device_scans_per_s)}
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None

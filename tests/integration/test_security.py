@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
@@ -9,6 +11,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from checkin.accounts import revoke_device
+from checkin.config import Config
+from checkin.gateway.app import create_app
 from checkin.keys import Keys
 from tests.factories import Scenario, make_event
 
@@ -119,3 +123,44 @@ async def test_deeply_nested_json_is_a_clear_400(gateway, scenario: Scenario) ->
                               headers=auth)
     results = (await resp.json())["results"]
     assert resp.status == 200 and [r["error"] for r in results] == ["invalid_body", "invalid_field"]
+
+
+async def test_a_flooding_device_is_slowed_and_the_others_are_not(
+        aiohttp_client, test_config: Config, scenario: Scenario, pg_pool: asyncpg.Pool,
+        redis_client: aioredis.Redis, keys: Keys) -> None:
+    import asyncio
+
+    from checkin.accounts import enroll_device
+
+    # The default budget: 10 scans a second per device with a burst of 30.
+    gateway = await aiohttp_client(create_app(dataclasses.replace(test_config, device_scans_per_s=10)))
+
+    async with pg_pool.acquire() as conn:
+        _, calm_token = await enroll_device(conn, redis_client, keys, scenario.event_id,
+                                            f"{scenario.event_id}-desk", "calm kiosk")
+    gate = f"{scenario.event_id}-desk"
+    flood_auth = {"Authorization": f"Bearer {scenario.device_token}"}
+    calm_auth = {"Authorization": f"Bearer {calm_token}"}
+
+    async def flood() -> list[int]:
+        statuses = []
+        for _ in range(120):
+            resp = await gateway.post("/api/v1/scans", json=scenario.scan(scenario.cards[0][1], gate), headers=flood_auth)
+            statuses.append(resp.status)
+            if resp.status == 429:
+                assert int(resp.headers["Retry-After"]) >= 1
+                assert (await resp.json())["error"] == "rate_limited"
+        return statuses
+
+    async def calm() -> list[int]:
+        statuses = []
+        for _, card in scenario.cards[1:6]:
+            resp = await gateway.post("/api/v1/scans", json=scenario.scan(card, gate), headers=calm_auth)
+            statuses.append(resp.status)
+            await asyncio.sleep(0.05)
+        return statuses
+
+    flooded, calmed = await asyncio.gather(flood(), calm())
+    assert flooded.count(429) >= 50  # 10/s with a burst of 30 lets few of 120 quick requests through
+    assert 200 in flooded
+    assert calmed == [200] * 5
