@@ -128,6 +128,9 @@ def banner(config: Config, demo: dict[str, object] | None) -> str:
         cards = demo["cards"]
         assert isinstance(cards, list)
         lines += [
+            f"  dashboard for the demo: {base}/kiosk/dashboard.html#event={demo['event_id']}"
+            f"&token={demo['coordinator_token']}",
+            f"  enrol a kiosk: checkin device link --event {demo['event_id']} --gate {demo['gate_id']}",
             f"  demo event {demo['event_id']}  gate {demo['gate_id']}",
             f"  device token       {demo['device_token']}",
             f"  coordinator token  {demo['coordinator_token']}",

@@ -17,6 +17,7 @@ async def _home(request: web.Request) -> web.StreamResponse:
 
 # Route groups added by their own modules: each has setup(app: web.Application) -> None.
 ROUTE_MODULES = [
+    "checkin.gateway.coordinator",
     "checkin.gateway.enroll",
     "checkin.gateway.openapi",
     "checkin.gateway.office",
