@@ -222,3 +222,42 @@ async def test_export_records_csv(conn: asyncpg.Connection, tmp_path: Path) -> N
         ["志工0", f"RB-{tag}-0", "2024-02-24", "3.5", "台灣燈會 燈會志工隊", "臺北市政府觀光傳播局"],
         ["志工1", f"RB-{tag}-1", "2024-02-24", "8", "台灣燈會 燈會志工隊", "臺北市政府觀光傳播局"],
     ]
+
+
+async def test_cli_commands(conn: asyncpg.Connection, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The office's commands, run as `checkin` runs them (an action with an open connection)."""
+    import argparse
+
+    from checkin import cli_reconcile as cli
+
+    ev = await make_event(conn, volunteers=2)
+    a, b = ev.volunteers
+    key = await add_scan(conn, ev, a, t(9))
+    await add_scan(conn, ev, a, t(17), "checked_out")
+    await add_scan(conn, ev, b, t(10))
+
+    async def run(command: object, **kw: object) -> int:
+        args = argparse.Namespace(event=ev.event_id, quiet=True, **kw)
+        return await command(None, args, conn, None, None)  # type: ignore[operator]
+
+    assert await run(cli.cmd_reconcile) == 0
+    out = capsys.readouterr().out
+    assert "2 volunteers (2 credited)" in out and "15 hours" in out and "missing_checkout" in out
+    assert await run(cli.cmd_anomalies, kind=None, all=False) == 0
+    assert [x["kind"] for x in json.loads(capsys.readouterr().out)] == ["missing_checkout"]
+    assert await run(cli.cmd_correct, volunteer=a, action="change", session=key, start=None, end="2024-02-24T12:00",
+                     reason="提早離開", actor=ev.office) == 0
+    assert json.loads(capsys.readouterr().out)["total_hours"] == 3
+    assert await run(cli.cmd_approve, team=ev.team_id, day="2024-02-24", actor=ev.office) == 0
+    assert "approved by" in capsys.readouterr().out
+    assert await run(cli.cmd_correct, volunteer=a, action="void", session=key, start=None, end=None,
+                     reason="重複", actor=ev.office) == 1  # the day is approved: refused
+    out_file = tmp_path / "records.csv"
+    assert await run(cli.cmd_export, kind="records", out=str(out_file)) == 0
+    assert out_file.read_bytes()[:3] == b"\xef\xbb\xbf"
+    rows = list(csv.reader(out_file.read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r[0], r[3]) for r in rows[1:]] == [("志工0", "3"), ("志工1", "7")]
+    capsys.readouterr()
+    assert await run(cli.cmd_export, kind="summary", out=None) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["volunteers"], summary["total_hours"], summary["seniors"]) == (2, 10.0, 2)  # born 1950
