@@ -5,13 +5,16 @@
 
 Prints scans/s and total seconds for derive_hours alone (the synthetic log is built first, untimed).
 With --postgres it also loads the log into a scratch database of its own (dropped afterwards) and times
-reconcile_event end to end: the server-side cursor, grouping and derivation.
+reconcile_event end to end (batched cursor, grouping, derivation), then the log's streaming alone, so the
+two shares can be told apart. The machine's load average is printed with each figure: timings on a shared
+machine are only comparable at a similar load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import secrets
 import time
@@ -23,7 +26,7 @@ import asyncpg
 
 from checkin.db import migrate
 from checkin.hours import HoursPolicy, LogScan, Shift, derive_hours
-from checkin.reconcile import reconcile_event
+from checkin.reconcile import load_event_log, load_policy, reconcile_event
 
 TZ = ZoneInfo("Asia/Taipei")
 
@@ -90,8 +93,17 @@ async def through_postgres(url: str, log: list[tuple[list[LogScan], list[Shift]]
             results = await reconcile_event(conn, "bench", progress=False)
             seconds = time.perf_counter() - start
             scans = sum(len(s) for s, _ in log)
-            print(f"reconcile_event (Postgres, cursor): {scans:,} scans, {len(results):,} volunteers in "
-                  f"{seconds:.2f} s = {scans / seconds:,.0f} scans/s")
+            print(f"reconcile_event (Postgres, batched cursor): {scans:,} scans, {len(results):,} volunteers in "
+                  f"{seconds:.2f} s = {scans / seconds:,.0f} scans/s (load average {os.getloadavg()[0]:.1f})")
+            del results
+            zone = ZoneInfo((await load_policy(conn, "bench")).timezone)
+            start = time.perf_counter()
+            streamed = 0
+            async for _ in load_event_log(conn, "bench", zone=zone):
+                streamed += 1
+            seconds = time.perf_counter() - start
+            print(f"  of which streaming the log alone: {streamed:,} scans in {seconds:.2f} s "
+                  f"(load average {os.getloadavg()[0]:.1f})")
         finally:
             await conn.close()
     finally:
