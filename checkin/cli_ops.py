@@ -14,13 +14,16 @@ import redis.asyncio as aioredis
 from checkin.config import Config
 from checkin.enrollment import create_code, enrollment_link
 from checkin.keys import Keys
+from checkin.tls import is_loopback
 
 
 def _base_url(cfg: Config, given: str | None) -> str:
     if given:
         return given
     host = "localhost" if cfg.host in ("0.0.0.0", "::", "127.0.0.1") else cfg.host
-    return f"http://{host}:{cfg.gateway_port}"
+    # The gateway serves HTTPS when given a certificate or bound off loopback (see checkin/tls.py).
+    scheme = "https" if cfg.tls_cert or not is_loopback(cfg.host) else "http"
+    return f"{scheme}://{host}:{cfg.gateway_port}"
 
 
 async def device_link(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,

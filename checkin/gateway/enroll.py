@@ -12,13 +12,14 @@ from typing import Any
 import asyncpg
 import orjson
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from checkin.card_store import valid_public_keys
 from checkin.cards import public_key_bytes
 from checkin.enrollment import DeviceInfo, EnrollmentRefused, device_for_token, redeem_code
 from checkin.gateway.errors import ApiError, json_response
-from checkin.gateway.state import state_key
-from checkin.tokens import bearer, parse_device_token
+from checkin.gateway.state import GatewayState, state_key
+from checkin.tokens import DeviceToken, bearer, parse_device_token
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _REFUSED_STATUS = {"unknown_code": 404, "used_code": 409, "expired_code": 410, "event_closed": 409}
@@ -77,7 +78,23 @@ async def get_device(request: web.Request) -> web.Response:
         raise ApiError(401, "bad_token", "this device token was not issued here")
     if info.status != "active":
         raise ApiError(403, "device_revoked", "this device's token was revoked; enroll it again")
-    return json_response({**_info_json(info), "server_time": server_ms()})
+    return json_response({**_info_json(info), **await _live_fields(state, token, info.gate_id),
+                          "server_time": server_ms()})
+
+
+async def _live_fields(state: GatewayState, token: DeviceToken, gate_id: str) -> dict[str, object]:
+    """What a kiosk polls for: its durable watermark (to empty its journal), the headcount, its gate's mode."""
+    ev = state.keys.event(token.event_id)
+    try:
+        async with state.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(ev.durable, token.device_id)
+            pipe.hget(ev.counts, "on_site")
+            pipe.hget(ev.gates, gate_id)
+            durable, on_site, gate = await pipe.execute()
+    except RedisError:
+        return {}  # the device info still stands; the kiosk keeps its journal until it hears more
+    return {"durable_seq": int(durable or 0), "on_site": int(on_site or 0),
+            "gate_mode": orjson.loads(gate).get("m") if gate else None}
 
 
 async def get_time(request: web.Request) -> web.Response:

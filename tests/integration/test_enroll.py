@@ -43,8 +43,11 @@ async def test_code_exchanged_once_for_a_working_device_token(gateway, scenario:
     auth = {"Authorization": f"Bearer {body['device_token']}"}
     device = await (await gateway.get("/api/v1/device", headers=auth)).json()
     assert device["device_id"] == body["device_id"] and device["gate_id"] == gate
+    assert (device["durable_seq"], device["on_site"]) == (0, 0)
+    assert device["gate_mode"] == scenario.gates[gate]
     scan = await gateway.post("/api/v1/scans", json=scenario.scan(scenario.cards[0][1], gate), headers=auth)
     assert scan.status == 200 and (await scan.json())["verdict"] == "checked_in"
+    assert (await (await gateway.get("/api/v1/device", headers=auth)).json())["on_site"] == 1
     row = await pg_pool.fetchrow("SELECT token_hash FROM devices WHERE device_id = $1", body["device_id"])
     assert row["token_hash"] == token_hash(body["device_token"])  # only the hash is kept
 
