@@ -47,7 +47,7 @@ RECORD_HEADER = ("姓名", "紀錄冊編號", "服務日期", "服務時數", "�
 
 def record_rows(results: Iterable[VolunteerHours], members: Mapping[str, Member]) -> list[tuple[str, ...]]:
     """One line per volunteer and service day with credited time (志願服務紀錄冊), by day, book number, name."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in results:
         m = members.get(r.volunteer_id) or _unknown(r.volunteer_id)
         for d in r.days:
@@ -137,7 +137,7 @@ def event_summary(results: Iterable[VolunteerHours], members: Mapping[str, Membe
 
 
 def summary_rows(summary: EventSummary) -> list[tuple[str, ...]]:
-    rows = [
+    rows: list[tuple[str, ...]] = [
         ("志工人數", "", str(summary.volunteers)),
         ("總服務時數", "", hours_text(summary.total_minutes)),
         ("平均每人服務時數", "", f"{summary.average_hours:.2f}"),

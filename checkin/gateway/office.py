@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -267,7 +267,7 @@ async def post_correction(request: web.Request) -> web.Response:
             policy = await reconcile.load_policy(conn, event_id)
         except LookupError:
             raise ApiError(404, "not_found", f"no event {event_id!r}", "event_id") from None
-        moments = {}
+        moments: dict[str, datetime | None] = {}
         for name in ("start", "end"):
             text = _text(body, name, required=action == "add", most=64)
             try:
@@ -281,7 +281,8 @@ async def post_correction(request: web.Request) -> web.Response:
         assert volunteer_id is not None and reason is not None
         try:
             c = await reconcile.add_correction(conn, event_id, volunteer_id, action=action, reason=reason,
-                                               actor=user.user_id, session_key=session_key, **moments)
+                                               actor=user.user_id, session_key=session_key,
+                                               start=moments["start"], end=moments["end"])
         except reconcile.DayApproved as exc:
             raise ApiError(409, "day_approved", str(exc), "session_key") from None
         except reconcile.NotAllowed as exc:
