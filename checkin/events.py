@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from checkin.keys import Keys
-from checkin.rules import Policy
+from checkin.rules import Policy, day_offset_min
 
 
 def mask_name(name: str) -> str:
@@ -108,6 +109,13 @@ GROUP BY c.card_id, v.volunteer_id, t.name
 """
 
 
+def rest_meta(policy: Policy, at_ms: int) -> dict[str, int]:
+    """The rest limits and the zone's UTC offset (at `at_ms`) as the scan script reads them from meta."""
+    return {"max_continuous_min": policy.max_continuous_min, "max_daily_min": policy.max_daily_min,
+            "senior_max_continuous_min": policy.senior_max_continuous_min,
+            "senior_max_daily_min": policy.senior_max_daily_min, "day_offset_min": day_offset_min(policy.tz, at_ms)}
+
+
 def roster_record(row: Any, tz: ZoneInfo, senior_from_year: int) -> dict[str, Any]:
     record: dict[str, Any] = {
         "v": row["volunteer_id"], "n": mask_name(row["name"]), "t": row["team"], "z": row["zones"][0],
@@ -156,6 +164,7 @@ async def load_event(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys
             "debounce_s": policy.debounce_s, "insurance": policy.insurance,
             "shift_early_min": policy.shift_early_min, "shift_late_min": policy.shift_late_min,
             "clock_skew_s": policy.clock_skew_s,
+            **rest_meta(replace(policy, tz=event["tz"]), _day_start_ms(event["starts_on"], tz)),
         })
         await pipe.execute()
     # Global keys live in other slots of a cluster, so they are written outside the event's transaction.

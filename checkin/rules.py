@@ -7,7 +7,9 @@ and tests/integration/test_rules_parity.py holds the two to the same table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 CHECKED_IN = "checked_in"
 CHECKED_OUT = "checked_out"
@@ -29,6 +31,7 @@ NOT_ON_SITE = "not_on_site"
 # Warnings
 OUTSIDE_SHIFT = "outside_shift"
 CLOCK_SKEW = "clock_skew"
+OVER_REST_LIMIT = "over_rest_limit"  # a session or a day longer than the event allows
 
 GATE_MODES = ("entry", "exit", "auto")
 
@@ -43,6 +46,20 @@ class Policy:
     shift_late_min: int = 60  # ... and this long after it ends
     clock_skew_s: int = 120  # an online scan further than this from the server clock is re-stamped
     tz: str = "Asia/Taipei"
+    # Rest limits (0: none). The senior_* ones apply to volunteers aged 65+ when stricter.
+    max_continuous_min: int = 0
+    max_daily_min: int = 0
+    senior_max_continuous_min: int = 0
+    senior_max_daily_min: int = 0
+
+    def rest_limits(self, senior: bool) -> tuple[int, int]:
+        """(continuous, daily) minutes allowed; 0 means no limit."""
+        def stricter(general: int, older: int) -> int:
+            if not senior or older <= 0:
+                return general
+            return older if general <= 0 else min(general, older)
+        return (stricter(self.max_continuous_min, self.senior_max_continuous_min),
+                stricter(self.max_daily_min, self.senior_max_daily_min))
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Policy:
@@ -50,7 +67,8 @@ class Policy:
         policy = cls(**known)  # type: ignore[arg-type]
         if policy.insurance not in ("block", "warn", "off"):
             raise ValueError(f"policy.insurance must be block, warn or off, got {policy.insurance!r}")
-        for name in ("debounce_s", "shift_early_min", "shift_late_min", "clock_skew_s"):
+        for name in ("debounce_s", "shift_early_min", "shift_late_min", "clock_skew_s", "max_continuous_min",
+                     "max_daily_min", "senior_max_continuous_min", "senior_max_daily_min"):
             value = getattr(policy, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"policy.{name} must be a whole number >= 0, got {value!r}")
@@ -90,6 +108,8 @@ class Presence:
     checkin_scan_id: str | None = None
     checkin_ms: int | None = None
     zone: str | None = None
+    day: int | None = None  # the service day (days since 1970 in the event's zone) of day_minutes
+    day_minutes: int = 0  # minutes of finished sessions on that day
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,7 @@ class ScanFacts:
     revoked: bool = False
     volunteer: RosterEntry | None = None
     warnings: tuple[str, ...] = ()  # found before deciding, e.g. clock_skew
+    day: int = 0  # service_day(at_ms): the day a rest limit counts in
 
 
 @dataclass(frozen=True)
@@ -139,6 +160,22 @@ def gate_mode(configured: str | None, requested: str) -> str | None:
     return requested or configured
 
 
+def service_day(at_ms: int, offset_min: int) -> int:
+    """The day a scan falls in, for rest limits: days since 1970 at the event zone's UTC offset
+    (the Lua twin keeps one offset per event; Taiwan has no daylight saving)."""
+    return (at_ms + offset_min * 60_000) // 86_400_000
+
+
+def day_offset_min(tz: str, at_ms: int) -> int:
+    """The zone's UTC offset in minutes at a moment (the event's offset is fixed when it opens)."""
+    offset = datetime.fromtimestamp(at_ms / 1000, UTC).astimezone(ZoneInfo(tz)).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def minutes_served_today(presence: Presence, day: int) -> int:
+    return presence.day_minutes if presence.day == day else 0
+
+
 def decide(facts: ScanFacts, presence: Presence, policy: Policy) -> Verdict:
     """The verdict for one scan, given the volunteer's presence before it."""
     warnings = list(facts.warnings)
@@ -164,9 +201,15 @@ def decide(facts: ScanFacts, presence: Presence, policy: Policy) -> Verdict:
         return Verdict(DUPLICATE, ALREADY_ON_SITE, tuple(warnings))
     if facts.gate_mode == "exit" and not presence.on_site:
         return Verdict(DUPLICATE, NOT_ON_SITE, tuple(warnings))
+    continuous, daily = policy.rest_limits(entry.senior)
+    served = minutes_served_today(presence, facts.day)
     if checking_in:
         if not within_shift(entry, facts.at_ms, policy):
             warnings.append(OUTSIDE_SHIFT)
+        if daily and served >= daily:  # already served the day's maximum
+            warnings.append(OVER_REST_LIMIT)
         return Verdict(CHECKED_IN, None, tuple(warnings))
     minutes = max(0, (facts.at_ms - (presence.checkin_ms or facts.at_ms)) // 60_000)
+    if (continuous and minutes > continuous) or (daily and served + minutes > daily):
+        warnings.append(OVER_REST_LIMIT)
     return Verdict(CHECKED_OUT, None, tuple(warnings), minutes, presence.checkin_scan_id)

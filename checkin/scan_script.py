@@ -30,7 +30,8 @@ class ScanCall:
     received_ms: int
     warnings: tuple[str, ...] = ()
     mode: str = ""
-    source: str = "device"
+    source: str = "device"  # device, manual (a coordinator for a volunteer without a card) or group (a team lead)
+    operator: str = ""  # the user who scanned on the volunteer's behalf
 
     def keys(self, ev: EventKeys) -> list[str]:
         return [ev.meta, ev.roster, ev.revoked, ev.gates, ev.devices, ev.presence, ev.counts, ev.stream,
@@ -39,7 +40,7 @@ class ScanCall:
     def args(self, max_backlog: int) -> list[str | int]:
         return [self.scan_id, self.device_id, self.token_hash, self.gate_id, self.seq, self.card_id,
                 self.card_reason, "1" if self.online else "0", self.device_at_ms, self.received_ms, ",".join(self.warnings),
-                self.mode, self.source, max_backlog, ANSWER_TTL_S]
+                self.mode, self.source, max_backlog, ANSWER_TTL_S, self.operator]
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def decode_result(raw: list[bytes]) -> ScanAnswer:
         raise AuthRefused(raw[1].decode())
     if status == "busy":
         raise Backlogged()
-    verdict, reason, warn, vid, name, team, minutes, on_site, at_ms = orjson.loads(raw[1])
+    verdict, reason, warn, vid, name, team, minutes, on_site, at_ms = orjson.loads(raw[1])[:9]
     return ScanAnswer(
         verdict=verdict,
         reason=reason or None,

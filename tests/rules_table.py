@@ -7,7 +7,7 @@ insurance through 5 February (so it ends at midnight, Taipei time).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,12 +25,15 @@ from checkin.rules import (
     NOT_ON_ROSTER,
     NOT_ON_SITE,
     OUTSIDE_SHIFT,
+    OVER_REST_LIMIT,
     REJECTED,
     REVOKED,
     UNKNOWN_KEY,
     WRONG_GATE,
     Policy,
     Presence,
+    day_offset_min,
+    service_day,
 )
 
 TZ = ZoneInfo("Asia/Taipei")
@@ -95,9 +98,11 @@ def roster_row(vol: Volunteer) -> dict[str, Any]:
 def presence_record(p: Presence) -> dict[str, Any]:
     """Presence as the Lua script keeps it in the event's presence hash (absent fields left out)."""
     record: dict[str, Any] = {"on": 1 if p.on_site else 0, "z": p.zone or "main"}
-    for key, value in (("last", p.last_ms), ("cid", p.checkin_scan_id), ("cat", p.checkin_ms)):
+    for key, value in (("last", p.last_ms), ("cid", p.checkin_scan_id), ("cat", p.checkin_ms), ("dd", p.day)):
         if value is not None:
             record[key] = value
+    if p.day is not None:
+        record["dm"] = p.day_minutes
     return record
 
 
@@ -110,6 +115,13 @@ def off_site(last: datetime) -> Presence:
     return Presence(False, ms(last), None, None, "main")
 
 
+def served(p: Presence, minutes: int, day_shift: int = 0) -> Presence:
+    """The presence with `minutes` of finished sessions on T0's service day (or `day_shift` days off it)."""
+    return replace(p, day=TODAY + day_shift, day_minutes=minutes)
+
+
+TODAY = service_day(ms(T0), day_offset_min("Asia/Taipei", ms(T0)))
+SENIOR = Volunteer(birth_year=SENIOR_FROM_YEAR)
 BLOCK = Policy(insurance="block")
 OFF = Policy(insurance="off")
 LAPSED = Volunteer(insured=(date(2023, 1, 1), date(2023, 2, 4)))
@@ -223,6 +235,33 @@ CASES: list[Case] = [
          at=T0 + timedelta(minutes=5), server=T0 + timedelta(seconds=30), presence=on_site(T0)),
     Case("debounce keeps the insurance warning", DUPLICATE, DEBOUNCE, warnings=(NOT_INSURED,), volunteer=LAPSED,
          at=T0 + timedelta(seconds=5), presence=on_site(T0)),
+    # Rest limits: a warning, never a refusal
+    Case("rest: session longer than the continuous maximum", CHECKED_OUT, warnings=(OVER_REST_LIMIT,), minutes=120,
+         presence=TWO_HOURS_IN, policy=Policy(max_continuous_min=119)),
+    Case("rest: session exactly the continuous maximum", CHECKED_OUT, minutes=120, presence=TWO_HOURS_IN,
+         policy=Policy(max_continuous_min=120)),
+    Case("rest: stricter continuous maximum for a senior", CHECKED_OUT, warnings=(OVER_REST_LIMIT,), minutes=120,
+         volunteer=SENIOR, presence=TWO_HOURS_IN, policy=Policy(max_continuous_min=180, senior_max_continuous_min=90)),
+    Case("rest: the senior maximum does not apply to the young", CHECKED_OUT, minutes=120, presence=TWO_HOURS_IN,
+         policy=Policy(max_continuous_min=180, senior_max_continuous_min=90)),
+    Case("rest: only a senior maximum set", CHECKED_OUT, warnings=(OVER_REST_LIMIT,), minutes=120, volunteer=SENIOR,
+         presence=TWO_HOURS_IN, policy=Policy(senior_max_continuous_min=60)),
+    Case("rest: day's maximum served, checking in again", CHECKED_IN, warnings=(OVER_REST_LIMIT,),
+         presence=served(off_site(T0 - timedelta(hours=1)), 240), policy=Policy(max_daily_min=240)),
+    Case("rest: day's maximum not yet served", CHECKED_IN, presence=served(off_site(T0 - timedelta(hours=1)), 239),
+         policy=Policy(max_daily_min=240)),
+    Case("rest: yesterday's minutes do not count today", CHECKED_IN,
+         presence=served(off_site(T0 - timedelta(hours=20)), 600, day_shift=-1), policy=Policy(max_daily_min=240)),
+    Case("rest: a check-out that takes the day past its maximum", CHECKED_OUT, warnings=(OVER_REST_LIMIT,),
+         minutes=120, presence=served(TWO_HOURS_IN, 200), policy=Policy(max_daily_min=300)),
+    Case("rest: a check-out that ends the day exactly at its maximum", CHECKED_OUT, minutes=120,
+         presence=served(TWO_HOURS_IN, 180), policy=Policy(max_daily_min=300)),
+    Case("rest: stricter daily maximum for a senior", CHECKED_IN, warnings=(OVER_REST_LIMIT,), volunteer=SENIOR,
+         presence=served(off_site(T0 - timedelta(hours=1)), 200), policy=Policy(max_daily_min=480,
+                                                                                 senior_max_daily_min=180)),
+    Case("rest: outside the shift and over the limit, both warned", CHECKED_IN,
+         warnings=(OUTSIDE_SHIFT, OVER_REST_LIMIT), at=T0 + timedelta(hours=5, minutes=10),
+         presence=served(off_site(T0), 300), policy=Policy(max_daily_min=300)),
     # The insured day ends at midnight in the event's time zone, not the server's
     Case("insurance day in the event's time zone (UTC)", CHECKED_IN, warnings=(OUTSIDE_SHIFT,), at=MIDNIGHT,
          policy=Policy(insurance="block", tz="UTC")),

@@ -3,7 +3,7 @@
 -- ARGV: 1 scan_id, 2 device_id, 3 token_hash, 4 gate_id, 5 seq, 6 card_id, 7 card_reason,
 --       8 online ('1': sent live, so the server clock wins on skew; '0': replayed from a journal),
 --       9 device_at_ms, 10 received_ms, 11 warnings (comma separated), 12 mode override, 13 source,
---       14 max backlog, 15 answer ttl seconds
+--       14 max backlog, 15 answer ttl seconds, 16 operator (who scanned for the volunteer: '' for a card at a gate)
 -- Returns {'auth', code} | {'busy'} | {'unloaded'} | {'ok', answer_json, durable_seq}
 --       | {'replay', answer_json, durable_seq}
 
@@ -23,7 +23,8 @@ if previous then return {'replay', previous, durable} end
 if redis.call('XLEN', KEYS[8]) >= tonumber(ARGV[14]) then return {'busy'} end
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'debounce_s', 'insurance', 'shift_early_min',
-  'shift_late_min', 'clock_skew_s')
+  'shift_late_min', 'clock_skew_s', 'max_continuous_min', 'max_daily_min', 'senior_max_continuous_min',
+  'senior_max_daily_min', 'day_offset_min')
 local warnings = {}
 for w in string.gmatch(ARGV[11], '[^,]+') do warnings[#warnings + 1] = w end
 local at_s = ARGV[9]
@@ -32,6 +33,15 @@ if ARGV[8] == '1' and math.abs(tonumber(ARGV[9]) - tonumber(ARGV[10])) > tonumbe
   warnings[#warnings + 1] = 'clock_skew'
 end
 local at = tonumber(at_s)
+-- the service day for rest limits: days since 1970 at the event's UTC offset
+local day = math.floor((at + tonumber(meta[11] or '0') * 60000) / 86400000)
+local function stricter(general, older, is_senior)
+  general, older = tonumber(general or '0'), tonumber(older or '0')
+  if not is_senior or older <= 0 then return general end
+  if general <= 0 then return older end
+  return math.min(general, older)
+end
+local served = 0
 
 local verdict, reason, minutes, closes = nil, '', -1, ''
 local vid, name, team, zone, senior = '', '', '', '', false
@@ -72,6 +82,9 @@ else
     if not verdict then
       local p = redis.call('HGET', KEYS[6], vid)
       if p then presence = cjson.decode(p) else presence = {on = 0} end
+      if presence.dd == day then served = presence.dm or 0 end
+      local continuous = stricter(meta[7], meta[9], senior)
+      local daily = stricter(meta[8], meta[10], senior)
       local debounce = tonumber(meta[2] or '60') * 1000
       if presence.last ~= nil and math.abs(at - presence.last) < debounce then
         verdict, reason = 'duplicate', 'debounce'
@@ -88,10 +101,14 @@ else
           if s[1] - early <= at and at <= s[2] + late then inside = true end
         end
         if not inside then warnings[#warnings + 1] = 'outside_shift' end
+        if daily > 0 and served >= daily then warnings[#warnings + 1] = 'over_rest_limit' end
       else
         verdict = 'checked_out'
         minutes = math.max(0, math.floor((at - (presence.cat or at)) / 60000))
         closes = presence.cid or ''
+        if (continuous > 0 and minutes > continuous) or (daily > 0 and served + minutes > daily) then
+          warnings[#warnings + 1] = 'over_rest_limit'
+        end
       end
     end
   end
@@ -99,7 +116,9 @@ end
 
 local warn = table.concat(warnings, ',')
 if verdict == 'checked_in' then
-  redis.call('HSET', KEYS[6], vid, cjson.encode({on = 1, last = at, cid = ARGV[1], cat = at, z = zone}))
+  -- dd/dm: minutes already served on the service day; pl: the accepted scan before (for an undo)
+  redis.call('HSET', KEYS[6], vid, cjson.encode({on = 1, last = at, cid = ARGV[1], cat = at, z = zone,
+    dd = day, dm = served, pl = presence.last}))
   redis.call('HINCRBY', KEYS[7], 'on_site', 1)
   redis.call('HINCRBY', KEYS[7], 'in_total', 1)
   redis.call('HINCRBY', KEYS[7], 'zone:' .. zone, 1)
@@ -107,7 +126,9 @@ if verdict == 'checked_in' then
   if senior then redis.call('HINCRBY', KEYS[7], 'senior', 1) end
 elseif verdict == 'checked_out' then
   zone = presence.z or zone
-  redis.call('HSET', KEYS[6], vid, cjson.encode({on = 0, last = at, z = zone}))
+  -- pcid/pcat/pl: the session this closes, so an undo of the check-out can reopen it
+  redis.call('HSET', KEYS[6], vid, cjson.encode({on = 0, last = at, z = zone, dd = day, dm = served + minutes,
+    pcid = presence.cid, pcat = presence.cat, pl = presence.last}))
   redis.call('HINCRBY', KEYS[7], 'on_site', -1)
   redis.call('HINCRBY', KEYS[7], 'out_total', 1)
   redis.call('HINCRBY', KEYS[7], 'zone:' .. zone, -1)
@@ -124,8 +145,10 @@ redis.call('XADD', KEYS[8], '*',
   'scan_id', ARGV[1], 'dev', ARGV[2], 'seq', ARGV[5], 'gate', ARGV[4], 'zone', zone,
   'card', ARGV[6], 'vol', vid, 'team', team, 'at', at_s, 'dat', ARGV[9], 'rx', ARGV[10],
   'verdict', verdict, 'reason', reason, 'warn', warn, 'closes', closes, 'src', ARGV[13],
-  'senior', senior and '1' or '0')
+  'senior', senior and '1' or '0', 'op', ARGV[16] or '')
 
-local answer = cjson.encode({verdict, reason, warn, vid, name, team, minutes, on_site, at_s})
+-- After the nine fields a client sees: what an annulment needs to reverse this scan (device, zone, senior).
+local answer = cjson.encode({verdict, reason, warn, vid, name, team, minutes, on_site, at_s, ARGV[2], zone,
+  senior and 1 or 0})
 redis.call('SET', KEYS[10], answer, 'EX', tonumber(ARGV[15]))
 return {'ok', answer, durable}

@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from checkin import rules
-from checkin.events import roster_record
+from checkin.events import rest_meta, roster_record
 from checkin.gateway.batcher import ScriptBatcher
 from checkin.keys import EventKeys, Keys
 from checkin.scan_script import SCRIPT, ScanAnswer, ScanCall, decode_result
@@ -47,6 +47,7 @@ async def load_case(redis: aioredis.Redis, ev: EventKeys, case: Case) -> None:
         "status": "open" if case.event_open else "closed", "name": case.name, "tz": policy.tz,
         "debounce_s": policy.debounce_s, "insurance": policy.insurance, "shift_early_min": policy.shift_early_min,
         "shift_late_min": policy.shift_late_min, "clock_skew_s": policy.clock_skew_s,
+        **rest_meta(policy, ms(case.at)),
     })
     if case.volunteer is not None:
         record = roster_record(roster_row(case.volunteer), ZoneInfo(policy.tz), SENIOR_FROM_YEAR)

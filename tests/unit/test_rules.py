@@ -8,7 +8,16 @@ import pytest
 
 from checkin import rules
 from checkin.events import roster_record
-from checkin.rules import Policy, RosterEntry, ScanFacts, Verdict, decide, effective_time
+from checkin.rules import (
+    Policy,
+    RosterEntry,
+    ScanFacts,
+    Verdict,
+    day_offset_min,
+    decide,
+    effective_time,
+    service_day,
+)
 from tests.rules_table import CASES, CHECKIN_SCAN, SENIOR_FROM_YEAR, Case, ms, roster_row
 
 
@@ -19,7 +28,8 @@ def run_case(case: Case) -> tuple[Verdict, int]:
         record = roster_record(roster_row(case.volunteer), ZoneInfo(case.policy.tz), SENIOR_FROM_YEAR)
         entry = RosterEntry.from_record(record)
     facts = ScanFacts(at_ms=at_ms, event_open=case.event_open, gate_mode=rules.gate_mode(case.gate, case.mode),
-                      card_reason=case.card_reason, revoked=case.revoked, volunteer=entry, warnings=warnings)
+                      card_reason=case.card_reason, revoked=case.revoked, volunteer=entry, warnings=warnings,
+                      day=service_day(at_ms, day_offset_min(case.policy.tz, ms(case.at))))
     return decide(facts, case.presence, case.policy), at_ms
 
 
@@ -42,7 +52,7 @@ def test_table_covers_every_verdict_reason_warning_and_mode() -> None:
                    rules.NOT_ON_ROSTER, rules.NOT_INSURED):
         assert (rules.REJECTED, reason) in seen
     warnings = {w for c in CASES for w in c.warnings}
-    assert warnings == {rules.NOT_INSURED, rules.OUTSIDE_SHIFT, rules.CLOCK_SKEW}
+    assert warnings == {rules.NOT_INSURED, rules.OUTSIDE_SHIFT, rules.CLOCK_SKEW, rules.OVER_REST_LIMIT}
     assert {c.gate for c in CASES} == {"entry", "exit", "auto", None}
     assert {c.mode for c in CASES} == {"", "entry", "exit", "auto"}
     assert {c.policy.insurance for c in CASES} == {"block", "warn", "off"}
