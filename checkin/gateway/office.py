@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -19,7 +20,7 @@ from checkin import exports, reconcile
 from checkin.gateway.coordinator import require_user
 from checkin.gateway.errors import ApiError, json_response
 from checkin.gateway.state import state_key
-from checkin.hours import Session, VolunteerHours
+from checkin.hours import Anomaly, Session, VolunteerHours
 
 # Reconciling a whole event re-reads its whole scan log (about 25 s for a million scans), while the
 # office pages through lists a few rows at a time. One reconciliation serves every page for a short
@@ -28,6 +29,7 @@ from checkin.hours import Session, VolunteerHours
 # reconciling the same event twice at the same time.
 CACHE_TTL_S = 30.0
 MAX_LIMIT = 500
+T = TypeVar("T")
 PREFIX = "/api/v1/events/{event_id}"
 
 
@@ -87,11 +89,12 @@ def _int_param(request: web.Request, name: str, default: int, least: int, most: 
     return value
 
 
-def _page(request: web.Request, items: list[Any]) -> web.Response:
+def _page(request: web.Request, matches: list[T], shape: Callable[[T], dict[str, Any]]) -> web.Response:
+    """One page of the matches; only the page is turned into JSON (a big event has 100,000 volunteers)."""
     offset = _int_param(request, "offset", 0, 0, 10**9)
     limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
-    return json_response({"total": len(items), "offset": offset, "limit": limit,
-                          "items": items[offset:offset + limit]})
+    return json_response({"total": len(matches), "offset": offset, "limit": limit,
+                          "items": [shape(m) for m in matches[offset:offset + limit]]})
 
 
 async def _event(request: web.Request) -> tuple[str, Reconciled]:
@@ -124,16 +127,17 @@ def _anomalies_json(r: VolunteerHours) -> list[dict[str, Any]]:
 async def get_hours(request: web.Request) -> web.Response:
     _, rec = await _event(request)
     team = request.query.get("team_id")
-    items = []
-    for r in rec.results:
-        m = rec.members.get(r.volunteer_id)
-        if team is not None and (m is None or m.team_id != team):
-            continue
-        items.append({"volunteer_id": r.volunteer_id, **_member_json(m), "hours": r.total_minutes / 60,
-                      "days": [{"day": d.day.isoformat(), "hours": d.minutes / 60, "capped": d.capped}
-                               for d in r.days],
-                      "open_anomalies": sum(1 for a in r.anomalies if not a.resolved)})
-    return _page(request, items)
+    matches = rec.results
+    if team is not None:
+        matches = [r for r in matches if (m := rec.members.get(r.volunteer_id)) is not None and m.team_id == team]
+
+    def shape(r: VolunteerHours) -> dict[str, Any]:
+        return {"volunteer_id": r.volunteer_id, **_member_json(rec.members.get(r.volunteer_id)),
+                "hours": r.total_minutes / 60,
+                "days": [{"day": d.day.isoformat(), "hours": d.minutes / 60, "capped": d.capped} for d in r.days],
+                "open_anomalies": sum(1 for a in r.anomalies if not a.resolved)}
+
+    return _page(request, matches, shape)
 
 
 async def get_anomalies(request: web.Request) -> web.Response:
@@ -142,13 +146,17 @@ async def get_anomalies(request: web.Request) -> web.Response:
     resolved = request.query.get("resolved", "false")
     if resolved not in ("true", "false", "all"):
         raise ApiError(400, "bad_parameter", "resolved must be true, false or all", "resolved")
-    items = []
-    for r in rec.results:
-        member = _member_json(rec.members.get(r.volunteer_id))
-        for a in _anomalies_json(r):
-            if (kind is None or a["kind"] == kind) and (resolved == "all" or a["resolved"] == (resolved == "true")):
-                items.append({"volunteer_id": r.volunteer_id, **member, **a})
-    return _page(request, items)
+    matches = [(r, a) for r in rec.results for a in r.anomalies
+               if (kind is None or a.kind == kind) and (resolved == "all" or a.resolved == (resolved == "true"))]
+
+    def shape(match: tuple[VolunteerHours, Anomaly]) -> dict[str, Any]:
+        r, a = match
+        day = next((s.day.isoformat() for s in r.sessions if s.key == a.session_key), None)
+        return {"volunteer_id": r.volunteer_id, **_member_json(rec.members.get(r.volunteer_id)), "kind": a.kind,
+                "session_key": a.session_key, "day": day, "scan_ids": list(a.scan_ids), "detail": a.detail,
+                "resolved": a.resolved}
+
+    return _page(request, matches, shape)
 
 
 async def get_teams(request: web.Request) -> web.Response:
