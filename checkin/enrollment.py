@@ -55,9 +55,10 @@ async def create_code(
 
 
 async def redeem_code(
-    conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, code: str
+    conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, code: str, pin_hash: str | None = None
 ) -> tuple[str, DeviceInfo]:
-    """Exchange a code for a new device token (returned once) and what the kiosk needs to know."""
+    """Exchange a code for a new device token (returned once) and what the kiosk needs to know.
+    `pin_hash`: the hashed PIN that guards the kiosk's settings, kept with the device."""
     async with conn.transaction():
         row = await conn.fetchrow(
             "SELECT c.event_id, c.gate_id, c.label, c.used_at, c.expires_at <= now() AS expired, e.status"
@@ -74,6 +75,8 @@ async def redeem_code(
         device_id, token = await enroll_device(conn, redis, keys, row["event_id"], row["gate_id"], row["label"])
         await conn.execute("UPDATE enrollment_codes SET used_at = now(), device_id = $2 WHERE code_hash = $1",
                            token_hash(code), device_id)
+        if pin_hash is not None:
+            await conn.execute("UPDATE devices SET pin_hash = $2 WHERE device_id = $1", device_id, pin_hash)
     info = await device_info(conn, device_id)
     assert info is not None
     return token, info

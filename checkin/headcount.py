@@ -82,6 +82,10 @@ def apply_entry(counts: dict[str, int], fields: Fields) -> list[str]:
         step = 1 if verdict == "checked_in" else -1
         names = ["on_site", zone, team] + (["senior"] if senior else [])
         total = "in_total" if step == 1 else "out_total"
+    elif verdict == "annulled":  # an undone scan (checkin/lua/annul.lua): 'undo' says which step it took back
+        step = {b"in": -1, b"out": 1}.get(fields.get(b"undo") or b"", 0)
+        names = (["on_site", zone, team] + (["senior"] if senior else [])) if step else []
+        total = "annul_total"
     else:
         step, names, total = 0, [], "dup_total" if verdict == "duplicate" else "rej_total"
     for name in names:

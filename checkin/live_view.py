@@ -77,6 +77,12 @@ class LiveState:
             else:
                 self.on_site.discard(vid)
             self.last_ms[vid] = _int(fields, b"at")
+        elif vid and verdict == b"annulled":  # the live state put back as checkin/lua/annul.lua did
+            undo = fields.get(b"undo")
+            if undo == b"in":
+                self.on_site.discard(vid)
+            elif undo == b"out":
+                self.on_site.add(vid)
         self.stream_id = entry_id
         self.count_today(fields)
 

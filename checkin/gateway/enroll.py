@@ -19,6 +19,7 @@ from checkin.cards import public_key_bytes
 from checkin.enrollment import DeviceInfo, EnrollmentRefused, device_for_token, redeem_code
 from checkin.gateway.errors import ApiError, json_response
 from checkin.gateway.state import GatewayState, state_key
+from checkin.operations import PIN_RE, hash_pin
 from checkin.tokens import DeviceToken, bearer, parse_device_token
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -52,16 +53,19 @@ async def post_enroll(request: web.Request) -> web.Response:
     code = body.get("code") if isinstance(body, dict) else None
     if not isinstance(code, str) or not _CODE_RE.match(code):
         raise ApiError(400, "invalid_field", "code is required: the code from the enrollment link", "code")
+    pin = body.get("pin")
+    if pin is not None and (not isinstance(pin, str) or not PIN_RE.match(pin)):
+        raise ApiError(400, "invalid_field", "pin, when given, is 4 to 8 digits", "pin")
     state = request.app[state_key]
     async with _postgres(), state.pool.acquire() as conn:
         try:
-            token, info = await redeem_code(conn, state.redis, state.keys, code)
+            token, info = await redeem_code(conn, state.redis, state.keys, code, hash_pin(pin) if pin else None)
         except EnrollmentRefused as refused:
             raise ApiError(_REFUSED_STATUS[refused.code], refused.code, refused.message, "code") from None
         keys = await valid_public_keys(conn)
     public_keys = {kid: base64.b64encode(public_key_bytes(key)).decode("ascii") for kid, key in keys.items()}
     return json_response({"device_token": token, **_info_json(info), "public_keys": public_keys,
-                          "server_time": server_ms()}, 201)
+                          "pin_set": bool(pin), "server_time": server_ms()}, 201)
 
 
 async def get_device(request: web.Request) -> web.Response:
