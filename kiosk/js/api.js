@@ -39,7 +39,10 @@ async function call(method, path, { token, body } = {}) {
   return data;
 }
 
-export const enroll = (code) => call("POST", "/api/v1/enroll", { body: { code } });
+export const enroll = (code, pin) => call("POST", "/api/v1/enroll", { body: pin ? { code, pin } : { code } });
+export const checkPin = (token, pin) => call("POST", "/api/v1/device/pin-check", { token, body: { pin } });
+export const annul = (token, scanId) => call("POST", `/api/v1/scans/${encodeURIComponent(scanId)}/annul`,
+  { token, body: { reason: "undone at the kiosk" } });
 export const deviceInfo = (token) => call("GET", "/api/v1/device", { token });
 export const postScan = (token, scan) => call("POST", "/api/v1/scans", { token, body: scan });
 export const postBatch = (token, scans) => call("POST", "/api/v1/scans/batch", { token, body: { scans } });

@@ -7,8 +7,8 @@ export function codeFromText(text) {
   return m ? decodeURIComponent(m[1]) : null;
 }
 
-export async function enrollWith(code) {
-  const answer = await enroll(code.trim());
+export async function enrollWith(code, pin) {
+  const answer = await enroll(code.trim(), pin || undefined);
   const device = {
     device_token: answer.device_token, device_id: answer.device_id, event_id: answer.event_id,
     gate_id: answer.gate_id, gate_name: answer.gate_name, event_name: answer.event_name,

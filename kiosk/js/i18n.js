@@ -22,7 +22,13 @@ const TEXT = {
       wrong_gate: "此閘口不屬於本活動", debounce: "剛剛已刷過", already_on_site: "已在場內",
       not_on_site: "尚未簽到", unauthorized: "裝置未授權，請重新登錄", unreadable: "無法讀取",
       outside_shift: "不在排定班別時間", clock_skew: "裝置時間不準，已改用伺服器時間",
+      over_rest_limit: "超過連續或當日服務時間上限，請安排休息",
+      undo_window_passed: "已超過可撤銷時間，請洽協調員", not_your_scan: "非本裝置的刷卡",
     },
+    enrollPin: "設定密碼（選填，4–8 位數字）", pinPrompt: "請輸入本裝置的設定密碼", pinWrong: "密碼錯誤",
+    pinOffline: "離線時無法確認密碼，請連線後再試",
+    undo: "撤銷上一筆", undoConfirm: (name) => `撤銷上一筆刷卡（${name}）？`, annulled: "已撤銷",
+    undoFailed: "無法撤銷",
   },
   en: {
     ready: "Show your volunteer card", readyHint: "Camera or barcode scanner",
@@ -48,7 +54,13 @@ const TEXT = {
       already_on_site: "Already on site", not_on_site: "Not checked in", unreadable: "Unreadable",
       unauthorized: "Device not authorised: enroll again",
       outside_shift: "Outside the scheduled shift", clock_skew: "Device clock is off; server time used",
+      over_rest_limit: "Over the continuous or daily service limit: time for a rest",
+      undo_window_passed: "Too late to undo here: ask a coordinator", not_your_scan: "Not this device's scan",
     },
+    enrollPin: "Settings PIN (optional, 4–8 digits)", pinPrompt: "Enter this device's settings PIN", pinWrong: "Wrong PIN",
+    pinOffline: "The PIN cannot be checked offline; try again when online",
+    undo: "Undo last", undoConfirm: (name) => `Undo the last scan (${name})?`, annulled: "Undone",
+    undoFailed: "Cannot undo",
   },
 };
 

@@ -1,5 +1,6 @@
 // The gate kiosk: wires readers, journal, sync and screen together.
 import { loadClock, now, stamp } from "./clock.js";
+import { annul, checkPin } from "./api.js";
 import { codeFromText, enrollWith } from "./enroll.js";
 import { applyStatic, getLang, setLang, t } from "./i18n.js";
 import { provisional, remember, rememberJournal } from "./local.js";
@@ -12,6 +13,7 @@ import { Sync } from "./sync.js";
 const TICK_MS = 3000;
 const MAX_CARD = 512; // the gateway refuses longer texts; a refused entry would stall the durable watermark
 let device = null;
+let lastAccepted = null; // the last answer this kiosk may undo (a check-in or check-out the server gave)
 const sync = new Sync((state) => renderStatus(state, device));
 const $ = (id) => document.getElementById(id);
 
@@ -20,6 +22,40 @@ const backToIdle = () => showView(device ? "ready" : "enroll");
 function answer(shown) {
   showAnswer(shown, backToIdle);
   play(shown.verdict);
+  const undoable = !shown.provisional && shown.scan_id && ["checked_in", "checked_out"].includes(shown.verdict);
+  lastAccepted = undoable ? shown : null;
+  $("undo").hidden = !lastAccepted;
+}
+
+async function undoLast() {
+  const last = lastAccepted;
+  if (!last || !device) return;
+  const who = last.volunteer ? last.volunteer.display_name : last.scan_id;
+  if (!window.confirm(t("undoConfirm", who))) return;
+  lastAccepted = null;
+  $("undo").hidden = true;
+  try {
+    const done = await annul(device.device_token, last.scan_id);
+    showAnswer({ verdict: "annulled", volunteer: last.volunteer, annulled: true, on_site: done.on_site }, backToIdle);
+    await sync.refreshCounts();
+  } catch (err) {
+    showAnswer({ verdict: "rejected", reason: err.code || "undo_failed", volunteer: last.volunteer }, backToIdle);
+  }
+}
+
+// Settings (re-enrollment) open only with the PIN set at enrollment; the server checks it.
+async function pinAllows() {
+  if (!device) return true;
+  const pin = window.prompt(t("pinPrompt"));
+  if (pin === null) return false;
+  try {
+    await checkPin(device.device_token, pin);
+    return true;
+  } catch (err) {
+    if (err.status === 401) return true; // the token is no longer ours: nothing left to protect
+    window.alert(err.offline ? t("pinOffline") : t("pinWrong"));
+    return false;
+  }
 }
 
 async function onCard(text) {
@@ -61,7 +97,8 @@ async function enrollFrom(code) {
   $("enroll-error").textContent = t("enrolling");
   showView("enroll");
   try {
-    device = await enrollWith(code);
+    device = await enrollWith(code, $("enroll-pin").value.trim());
+    $("enroll-pin").value = "";
     sync.device = device;
     $("enroll-error").textContent = "";
     backToIdle();
@@ -73,6 +110,7 @@ async function enrollFrom(code) {
 }
 
 async function confirmReset() {
+  if (!(await pinAllows())) return false;
   if (!window.confirm(t("resetConfirm"))) return false;
   const waiting = (await allEntries()).length;
   if (waiting && !window.confirm(t("resetBlocked", waiting))) return false;
@@ -104,6 +142,7 @@ async function boot() {
   for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, unlock, { capture: true });
   $("lang").addEventListener("click", switchLang);
   $("reset").addEventListener("click", async () => { if (await confirmReset()) backToIdle(); });
+  $("undo").addEventListener("click", undoLast);
   $("enroll-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const raw = $("enroll-code").value;
