@@ -4,34 +4,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import operator
 import random
 import time
 from collections.abc import Sequence
 
 import asyncpg
 
-from checkin.streams import ScanEntry
+from checkin.streams import ScanEntry, encode_entry
 
-_COLUMNS = [
-    "scan_id", "event_id", "device_id", "seq", "gate_id", "card_id", "volunteer_id", "scanned_at",
-    "device_time", "received_at", "verdict", "reason", "warnings", "session_scan_id", "source", "stream_id",
-]
+# The stream fields a staging row is made of, in COPY order; event and stream id come last.
+_FIELDS = (b"scan_id", b"dev", b"seq", b"gate", b"card", b"vol", b"at", b"dat", b"rx", b"verdict", b"reason",
+           b"warn", b"closes", b"src")
+_REQUIRED = frozenset((b"scan_id", b"dev", b"seq", b"gate", b"at", b"rx", b"verdict"))
+_VERDICTS = frozenset((b"checked_in", b"checked_out", b"duplicate", b"rejected"))
+_STAGING_COLUMNS = [f.decode() for f in _FIELDS] + ["event_id", "stream_id"]
 
-_STAGING = f"""
-CREATE TEMP TABLE IF NOT EXISTS scan_in AS SELECT {", ".join(_COLUMNS)} FROM scans WITH NO DATA
+# Raw fields as text; types are checked by the COPY (uuid, bigint) and the casts below, so a
+# malformed value fails the batch in Postgres and the recorder isolates it by splitting.
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS scan_in (
+    scan_id uuid, dev text, seq bigint, gate text, card text, vol text, at bigint, dat text, rx bigint,
+    verdict text, reason text, warn text, closes text, src text, event_id text, stream_id text
+)
 """
+
+_MS = "('epoch'::timestamptz + {} * interval '1 millisecond')"
 
 # ORDER BY scan_id: two consumers inserting overlapping batches take index locks in one order.
-_INSERT_SCANS = f"""
-INSERT INTO scans ({", ".join(_COLUMNS)})
-SELECT DISTINCT ON (scan_id) {", ".join(_COLUMNS)} FROM scan_in ORDER BY scan_id
-ON CONFLICT (scan_id) DO NOTHING
-"""
-
-# Keyed by the check-in's scan id, one statement for both halves: whichever of the pair lands
+# Sessions come only from the scans this statement inserted: a scan already stored had its
+# session half written in that same earlier transaction.
+# Keyed by the check-in's scan id, both halves in one statement: whichever of the pair lands
 # first creates the row, the other fills in its columns; a half already there is never blanked.
-# One statement with keys in order also means two consumers lock session rows in the same order.
-_SESSIONS = """
+_INSERT = f"""
+WITH ins AS (
+    INSERT INTO scans (scan_id, event_id, device_id, seq, gate_id, card_id, volunteer_id, scanned_at,
+                       device_time, received_at, verdict, reason, warnings, session_scan_id, source, stream_id)
+    SELECT DISTINCT ON (scan_id) scan_id, event_id, dev, seq, gate, nullif(card, ''), nullif(vol, ''),
+           {_MS.format("at")},
+           CASE WHEN dat IN ('', at::text) THEN NULL ELSE {_MS.format("dat::bigint")} END,
+           {_MS.format("rx")}, verdict, nullif(reason, ''),
+           CASE WHEN warn = '' THEN '{{}}'::text[] ELSE string_to_array(warn, ',') END,
+           nullif(closes, '')::uuid, coalesce(nullif(src, ''), 'device'), stream_id
+    FROM scan_in ORDER BY scan_id
+    ON CONFLICT (scan_id) DO NOTHING
+    RETURNING scan_id, event_id, volunteer_id, gate_id, scanned_at, verdict, session_scan_id
+)
 INSERT INTO sessions AS s (checkin_scan_id, event_id, volunteer_id, gate_in, in_at, checkout_scan_id, gate_out, out_at)
 SELECT key, min(event_id), min(volunteer_id),
        min(gate_id) FILTER (WHERE verdict = 'checked_in'), min(scanned_at) FILTER (WHERE verdict = 'checked_in'),
@@ -39,7 +58,7 @@ SELECT key, min(event_id), min(volunteer_id),
        (array_agg(gate_id ORDER BY scanned_at, scan_id) FILTER (WHERE verdict = 'checked_out'))[1],
        min(scanned_at) FILTER (WHERE verdict = 'checked_out')
 FROM (SELECT CASE WHEN verdict = 'checked_in' THEN scan_id ELSE session_scan_id END AS key, *
-      FROM scan_in
+      FROM ins
       WHERE verdict = 'checked_in' OR (verdict = 'checked_out' AND session_scan_id IS NOT NULL)) x
 GROUP BY key ORDER BY key
 ON CONFLICT (checkin_scan_id) DO UPDATE SET
@@ -56,7 +75,7 @@ WHERE s.in_at IS NULL OR s.out_at IS NULL
 # takes a fresh snapshot that includes every batch committed before the lock was granted, so
 # two consumers committing halves of one device's run cannot both miss the other's half.
 _LOCK_DEVICES = """
-WITH batch AS (SELECT DISTINCT device_id FROM scan_in),
+WITH batch AS (SELECT DISTINCT dev AS device_id FROM scan_in),
 new AS (
     INSERT INTO device_watermarks (device_id, durable_seq)
     SELECT device_id, 0 FROM batch ORDER BY device_id
@@ -72,7 +91,7 @@ ORDER BY device_id FOR UPDATE
 _WATERMARKS = """
 WITH known AS (
     SELECT w.device_id, w.durable_seq AS base
-    FROM device_watermarks w WHERE w.device_id IN (SELECT DISTINCT device_id FROM scan_in)
+    FROM device_watermarks w WHERE w.device_id IN (SELECT DISTINCT dev FROM scan_in)
 ),
 top AS (
     SELECT k.device_id, e.seq AS durable_seq
@@ -93,23 +112,64 @@ moved AS (
 SELECT k.device_id, coalesce(m.durable_seq, k.base) AS durable_seq FROM known k LEFT JOIN moved m USING (device_id)
 """
 
-STAGES = ("copy", "scans", "sessions", "watermarks", "commit")
+STAGES = ("copy", "insert", "watermarks", "commit")
+
+_ESCAPES = {ord("\\"): b"\\\\", ord("\t"): b"\\t", ord("\n"): b"\\n", ord("\r"): b"\\r"}
 
 
-def _record(e: ScanEntry) -> tuple[object, ...]:
-    return (
-        e.scan_id, e.event_id, e.device_id, e.seq, e.gate_id, e.card_id, e.volunteer_id, e.at,
-        e.device_at, e.received_at, e.verdict, e.reason, e.warnings, e.closes, e.source, e.stream_id,
-    )
+def _escape(value: bytes) -> bytes:
+    return b"".join(_ESCAPES.get(c, bytes((c,))) for c in value)
+
+
+def copy_line(event_id: bytes, stream_id: bytes, fields: dict[bytes, bytes]) -> bytes | None:
+    """One scan as a line of COPY text, straight from the stream fields; None when the entry lacks
+    what every scan has (the caller parses it properly to say what is wrong)."""
+    if not _REQUIRED <= fields.keys() or fields[b"verdict"] not in _VERDICTS:
+        return None
+    get = fields.get
+    values = [get(f) or b"" for f in _FIELDS]
+    values += [event_id, stream_id]
+    line = b"\t".join(values)
+    if line.count(b"\t") != len(values) - 1 or b"\\" in line or b"\n" in line or b"\r" in line:
+        line = b"\t".join(_escape(v) for v in values)
+    return line + b"\n"
+
+
+# The order the scan script XADDs its fields in (checkin/lua/scan.lua); entries in exactly this
+# shape take the fast path below, anything else goes through the dict path above.
+_SCRIPT_ORDER = [b"scan_id", b"dev", b"seq", b"gate", b"zone", b"card", b"vol", b"team", b"at", b"dat", b"rx",
+                 b"verdict", b"reason", b"warn", b"closes", b"src", b"senior"]
+_PICK = operator.itemgetter(*(_SCRIPT_ORDER.index(f) for f in _FIELDS))
+_VERDICT_AT = _SCRIPT_ORDER.index(b"verdict")
+
+
+def copy_line_flat(event_id: bytes, stream_id: bytes, flat: list[bytes]) -> bytes | None:
+    """copy_line for an entry as the server sends it (field, value, field, value ...)."""
+    if flat[0::2] != _SCRIPT_ORDER:
+        return copy_line(event_id, stream_id, dict(zip(flat[0::2], flat[1::2], strict=False)))
+    values = flat[1::2]
+    if values[_VERDICT_AT] not in _VERDICTS:
+        return None
+    line = b"\t".join((*_PICK(values), event_id, stream_id))
+    if line.count(b"\t") != len(_FIELDS) + 1 or b"\\" in line or b"\n" in line or b"\r" in line:
+        line = b"\t".join(_escape(v) for v in (*_PICK(values), event_id, stream_id))
+    return line + b"\n"
+
+
+def entry_lines(entries: Sequence[ScanEntry]) -> list[bytes]:
+    """COPY lines for scans built in Python (tools and tests)."""
+    lines = [copy_line(e.event_id.encode(), (e.stream_id or "0-0").encode(), encode_entry(e)) for e in entries]
+    assert all(lines), "a ScanEntry always has every required field"
+    return lines  # type: ignore[return-value]
 
 
 async def prepare(conn: asyncpg.Connection) -> None:
     await conn.execute(_STAGING)
 
 
-async def write_batch(conn: asyncpg.Connection, entries: Sequence[ScanEntry],
+async def write_batch(conn: asyncpg.Connection, lines: Sequence[bytes],
                       timings: dict[str, float] | None = None) -> dict[str, int]:
-    """Store the entries (idempotently); return the durable seq of every device in the batch.
+    """Store the scans (idempotently); return the durable seq of every device in the batch.
 
     `timings`, when given, gets the seconds spent in each of STAGES added to it.
     """
@@ -118,11 +178,9 @@ async def write_batch(conn: asyncpg.Connection, entries: Sequence[ScanEntry],
     marks: list[float] = []
     async with conn.transaction():
         await conn.execute("TRUNCATE scan_in")
-        await conn.copy_records_to_table("scan_in", records=[_record(e) for e in entries], columns=_COLUMNS)
+        await conn.copy_to_table("scan_in", source=io.BytesIO(b"".join(lines)), columns=_STAGING_COLUMNS)
         marks.append(clock())
-        await conn.execute(_INSERT_SCANS)
-        marks.append(clock())
-        await conn.execute(_SESSIONS)
+        await conn.execute(_INSERT)
         marks.append(clock())
         await conn.execute(_LOCK_DEVICES)
         rows = await conn.fetch(_WATERMARKS)
@@ -159,7 +217,9 @@ def classify(exc: BaseException) -> str:
         return "data"
     if isinstance(exc, ValueError | TypeError | OverflowError):
         return "data"  # asyncpg could not encode a value (its DataError is a ValueError)
-    if isinstance(exc, asyncpg.InterfaceError | OSError | ConnectionError | TimeoutError):
+    # InternalClientError: the connection broke mid-COPY and the rollback found it in the wrong state
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError | ConnectionError
+                  | TimeoutError):
         return "transient"
     return "bug"
 

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 
 from checkin.config import Config
 from checkin.consumers.recorder import Recorder
-from checkin.consumers.scan_writer import prepare, write_batch
+from checkin.consumers.scan_writer import entry_lines, prepare, write_batch
 from checkin.keys import EventKeys, Keys
 from checkin.streams import RECORDER_GROUP, ScanEntry, encode_entry
 
@@ -168,7 +168,7 @@ async def test_check_out_before_check_in_ends_the_same_session(config: Config, r
     # replaying both halves changes nothing
     async with pg_pool.acquire() as conn:
         await prepare(conn)
-        await write_batch(conn, [early_out, late_in])
+        await write_batch(conn, entry_lines([early_out, late_in]))
     row = await pg_pool.fetchrow("SELECT * FROM sessions WHERE checkin_scan_id = $1", late_in.scan_id)
     assert row["out_at"] == early_out.at and row["in_at"] == late_in.at
 
@@ -209,7 +209,8 @@ async def test_two_writers_on_one_device_and_one_session_end_consistent(pg_url: 
         for conn in conns:
             await prepare(conn)
         for lo in range(0, 200, 20):  # batches of 20 pairs: check-ins on one writer, check-outs on the other
-            await asyncio.gather(write_batch(conns[0], ins[lo:lo + 20]), write_batch(conns[1], outs[lo:lo + 20]))
+            await asyncio.gather(write_batch(conns[0], entry_lines(ins[lo:lo + 20])),
+                                 write_batch(conns[1], entry_lines(outs[lo:lo + 20])))
     finally:
         for conn in conns:
             await conn.close()
