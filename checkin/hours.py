@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CHECKED_IN, CHECKED_OUT, DUPLICATE, REJECTED = "checked_in", "checked_out", "duplicate", "rejected"
@@ -112,9 +112,13 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-@dataclass(frozen=True, slots=True)
-class LogScan:
-    """One row of the scan log, as reconciliation needs it."""
+class LogScan(NamedTuple):
+    """One row of the scan log, as reconciliation needs it.
+
+    A named tuple rather than a frozen dataclass: a million of these are made per big event, and a
+    tuple is built about three times faster than a frozen dataclass (whose __init__ sets each field
+    through object.__setattr__).
+    """
 
     scan_id: str
     volunteer_id: str
