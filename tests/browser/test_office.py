@@ -104,3 +104,14 @@ async def test_office_corrects_approves_and_exports(browser: Any, live_system: L
     await page.click("#lang")
     await page.locator("h2", has_text="Open anomalies").wait_for(timeout=WAIT_MS)
     await context.close()
+
+
+async def test_a_coordinator_of_another_event_is_sent_back_to_login(browser: Any, live_system: LiveSystem) -> None:
+    ev, other = live_system.scenario(volunteers=1), live_system.scenario(volunteers=1)
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{live_system.base_url}/kiosk/office.html#token={other.coordinator_token}&event={ev.event_id}")
+    await page.locator("#login-error", has_text="權杖無效或無權限").wait_for(timeout=WAIT_MS)
+    assert await page.locator("#office").is_hidden()
+    assert await page.locator("#anomalies tbody tr").count() == 0
+    await context.close()
