@@ -10,13 +10,13 @@ from pathlib import Path
 
 # Leaf frames are charged to the first group whose marker is in the frame's file path.
 GROUPS = [
-    ("card signature (Ed25519)", ("/checkin/cards.py", "cryptography")),
-    ("redis-py client", ("/redis/",)),
+    ("card signature (Ed25519)", ("checkin/cards.py", "cryptography")),
+    ("redis-py client", ("redis/",)),
     ("hiredis parser", ("hiredis",)),
-    ("aiohttp HTTP server", ("/aiohttp/",)),
+    ("aiohttp HTTP server", ("aiohttp/",)),
     ("multidict/yarl", ("multidict", "yarl")),
-    ("gateway code", ("/checkin/gateway/",)),
-    ("checkin library", ("/checkin/",)),
+    ("gateway code", ("checkin/gateway/",)),
+    ("checkin library", ("checkin/",)),
     ("asyncio / uvloop", ("asyncio", "uvloop")),
     ("json (orjson)", ("orjson",)),
 ]

@@ -130,7 +130,9 @@ async def _postgres_lag(conn: asyncpg.Connection, redis: Any, keys: Keys, since:
         EVENT_ID, since - 0.5, until + 0.5)
     q = row["q"] or [None, None]
     ms = [None if v is None else round(float(v) * 1000, 1) for v in (*q, row["top"])]
-    return {"stored": row["n"], "missing": answered - row["n"],
+    # Scans given up on (connection closed after the answer timeout) may still be stored: not "missing".
+    return {"stored": row["n"], "missing": max(0, answered - row["n"]),
+            "stored_beyond_answered": max(0, row["n"] - answered),
             "lag_ms": {"p50": ms[0], "p99": ms[1], "max": ms[2]}}
 
 

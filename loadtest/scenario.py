@@ -162,10 +162,12 @@ def _count_kinds(scans: list[Scan]) -> dict[str, int]:
 
 def _units(layout: Layout, scans: list[Scan], rng: random.Random) -> list[Unit]:
     """Number each kiosk's scans, and gather an offline kiosk's scans into journal batches."""
-    first, last = scans[0].at_ms, scans[-1].at_ms
+    busy: dict[int, list[int]] = defaultdict(list)
+    for s in scans:
+        busy[s.device].append(s.at_ms)
     outages: dict[int, tuple[int, int]] = {}
-    for device in rng.sample(range(len(layout.devices)), max(1, int(len(layout.devices) * OFFLINE_DEVICES))):
-        down = rng.randrange(first, max(first + 1, last - 3_600_000))
+    for device in rng.sample(sorted(busy), max(1, int(len(busy) * OFFLINE_DEVICES))):
+        down = rng.choice(busy[device]) - 60_000  # the network drops while the kiosk is in use
         outages[device] = (down, down + rng.randrange(10, 45) * 60_000)
     seqs = [0] * len(layout.devices)
     journals: dict[int, list[Scan]] = defaultdict(list)
