@@ -34,6 +34,12 @@ async def valid_public_keys(conn: asyncpg.Connection) -> dict[str, Ed25519Public
     return {r["key_id"]: public_key_from_bytes(r["public_key"]) for r in rows}
 
 
+async def active_card_texts(conn: asyncpg.Connection | asyncpg.Pool) -> list[str]:
+    """Every card that works today, for a gateway to trust without verifying each signature again."""
+    rows = await conn.fetch("SELECT card_text FROM cards WHERE status = 'active' ORDER BY issued_at DESC")
+    return [r["card_text"] for r in rows]
+
+
 async def issue_cards(
     conn: asyncpg.Connection, private_key: Ed25519PrivateKey, volunteer_ids: list[str]
 ) -> list[IssuedCard]:

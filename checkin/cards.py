@@ -114,6 +114,18 @@ class CardVerifier:
         self._memo[text] = result
         return result
 
+    def trust(self, texts: list[str]) -> int:
+        """Remember card texts this system issued (read from Postgres) as valid without re-verifying
+        their signatures: a gate's first minutes of a shift change would otherwise spend a core on
+        Ed25519. A text whose key is not (or no longer) valid is left to the full check."""
+        trusted = 0
+        for text in texts[: self.capacity]:
+            match = _CARD_RE.match(text)
+            if match and match.group(1) in self.public_keys:
+                self._memo[text] = CardCheck(match.group(2), match.group(1), None)
+                trusted += 1
+        return trusted
+
 
 def load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
     """Read the signing key; create it with owner-only permissions on first use."""

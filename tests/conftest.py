@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from hypothesis import settings
 import redis.asyncio as aioredis
 
 from checkin.config import Config
@@ -26,6 +27,10 @@ from checkin.keys import Keys
 from checkin.servers import EmbeddedPostgres, EmbeddedValkey, free_port
 
 RUN_ID = secrets.token_hex(4)
+
+# Examples are judged on what they show, not how fast a busy 2-core machine runs them.
+settings.register_profile("checkin", deadline=None)
+settings.load_profile("checkin")
 
 
 @pytest.fixture(scope="session")

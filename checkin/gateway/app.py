@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from checkin.card_store import valid_public_keys
+from checkin.card_store import active_card_texts, valid_public_keys
 from checkin.cards import CardVerifier
 from checkin.config import Config
 from checkin.db import create_pool
@@ -45,6 +45,7 @@ def create_app(config: Config) -> web.Application:
             with contextlib.suppress(RedisError):  # Redis may be down at start: scans get 503 until it is back
                 await redis.script_load(SCRIPT)
             cards = CardVerifier(await valid_public_keys(pool))
+            cards.trust(await active_card_texts(pool))
             batcher = ClusterScriptBatcher(redis, SCRIPT) if is_cluster(redis) else ScriptBatcher(redis, SCRIPT)
             app[state_key] = GatewayState(config, Keys(config.redis_prefix), pool, redis, batcher, cards)
             refresher = asyncio.create_task(_refresh_keys(app[state_key]))
@@ -66,11 +67,12 @@ async def _refresh_keys(state: GatewayState) -> None:
         await asyncio.sleep(KEY_REFRESH_S)
         try:
             keys = await valid_public_keys(state.pool)
+            if keys.keys() != state.cards.public_keys.keys():
+                cards = CardVerifier(keys)
+                cards.trust(await active_card_texts(state.pool))
+                state.cards = cards
         except Exception as exc:  # Postgres down: keep the keys we have, the hot path needs none
             log.warning("could not refresh signing keys: %s", exc)
-            continue
-        if keys.keys() != state.cards.public_keys.keys():
-            state.cards = CardVerifier(keys)
 
 
 async def serve(config: Config) -> None:

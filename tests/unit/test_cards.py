@@ -67,3 +67,14 @@ def test_signing_key_file_is_owner_only(tmp_path) -> None:  # type: ignore[no-un
     assert path.stat().st_mode & 0o077 == 0
     again = load_or_create_private_key(path)
     assert key_id_for(again.public_key()) == key_id_for(key.public_key())
+
+
+def test_trusted_texts_skip_the_signature_but_not_the_key_check() -> None:
+    verifier = CardVerifier(KEYS)
+    issued = sign_card(KEY, new_card_id())
+    other_key = sign_card(OTHER, new_card_id())
+    assert verifier.trust([issued, other_key, "junk"]) == 1
+    assert verifier._memo[issued].ok
+    assert verifier.check(other_key).reason == "unknown_key"  # not trusted: fully checked
+    forged = issued[:-1] + ("A" if issued[-1] != "A" else "B")
+    assert verifier.check(forged).reason == "invalid_card"  # a changed text is a new text
