@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from hypothesis import settings
 import redis.asyncio as aioredis
+from hypothesis import settings
 
 from checkin.config import Config
 from checkin.db import migrate
