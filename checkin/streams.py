@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 RECORDER_GROUP = "recorder"
+TRIM_LIMIT = 200_000  # entries one XTRIM may drop
 
 
 class BadEntry(ValueError):
@@ -168,6 +169,8 @@ async def trim_acknowledged(redis: aioredis.Redis, stream: str, backlogs: dict[s
     """Trim the stream below trim_floor; returns the MINID used."""
     minid = trim_floor(backlogs, keep_ms=keep_ms, now_ms=now_ms)
     if minid is not None:
-        # approximate: whole radix-tree nodes only, never an entry at or above minid
-        await redis.xtrim(stream, minid=minid, approximate=True)
+        # approximate: whole radix-tree nodes only, never an entry at or above minid; the
+        # explicit limit replaces the default (100 nodes a call), too small to keep up with a
+        # fast drain, while still bounding how long one call holds the server
+        await redis.xtrim(stream, minid=minid, approximate=True, limit=TRIM_LIMIT)
     return minid

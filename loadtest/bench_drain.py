@@ -1,6 +1,6 @@
 """Benchmark: how fast the recorder drains a backlog of scans from an event stream into Postgres.
 
-    .venv/bin/python loadtest/bench_drain.py [--size 1000000] [--batch 1000] [--devices 200] [--timeout 600]
+    .venv/bin/python loadtest/bench_drain.py [--size 1000000] [--batch 1000] [--devices 200] [--timeout 150]
 
 Starts a scratch embedded Valkey and embedded PostgreSQL under /tmp (removed afterwards), fills one
 event stream with --size entries in the scan script's format (pipelined XADD: check-ins and the
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=Config().recorder_batch)
     parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up draining after this many seconds")
+    parser.add_argument("--timeout", type=float, default=150.0, help="stop draining after this many seconds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="checkin-bench-drain-"))

@@ -3,9 +3,11 @@ watermarks and trimming."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import inspect
+import json
 import secrets
 import time
 import uuid
@@ -17,6 +19,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from checkin.cli_recorder import dlq_list, dlq_retry
 from checkin.config import Config
 from checkin.consumers.recorder import Recorder
 from checkin.consumers.scan_writer import entry_lines, prepare, write_batch
@@ -244,3 +247,29 @@ async def test_trimming_keeps_every_entry_some_group_has_not_acknowledged(
     assert remaining[-500:] == ids[500:]  # ... but nothing the audit group still holds or has not read
     assert set(remaining) >= set(ids[500:])
 
+
+
+async def test_dlq_retry_puts_a_parked_entry_back_and_it_is_stored(
+        config: Config, redis_client: aioredis.Redis, pg_pool: asyncpg.Pool, event: EventKeys, keys: Keys,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    dev = f"{event.event_id}-d"
+    parked = scan(event.event_id, dev, 1)
+    await redis_client.xgroup_create(event.stream, RECORDER_GROUP, id="0", mkstream=True)
+    [parked_id] = await add(redis_client, event, parked)
+    await redis_client.xreadgroup(RECORDER_GROUP, "crashy", {event.stream: ">"}, count=1)
+    await redis_client.xclaim(event.stream, RECORDER_GROUP, "crashy", 0, [parked_id], retrycount=3)
+    async with running(config, redis_client, "dlq"):
+        await wait_for(lambda: redis_client.xlen(event.dead_letters))
+    assert not await stored(pg_pool, parked)
+
+    args = argparse.Namespace(event=event.event_id, limit=10)
+    async with pg_pool.acquire() as conn:
+        assert await dlq_list(config, args, conn, redis_client, keys) == 0
+        [listed] = json.loads(capsys.readouterr().out)
+        assert listed["_id"] == parked_id.decode() and listed["_error"].startswith("delivered")
+        args = argparse.Namespace(event=event.event_id, ids=[listed["dlq_id"]], all=False)
+        assert await dlq_retry(config, args, conn, redis_client, keys) == 0
+    assert await redis_client.xlen(event.dead_letters) == 0
+    async with running(config, redis_client, "dlq"):
+        await wait_for(lambda: stored(pg_pool, parked))
+    assert await pg_pool.fetchval("SELECT durable_seq FROM device_watermarks WHERE device_id = $1", dev) == 1
