@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from checkin.rules import Policy, service_day
 from checkin.tokens import new_id, new_secret, token_hash
 
 ANNUL_SCRIPT = (resources.files("checkin") / "lua" / "annul.lua").read_text(encoding="utf-8")
@@ -230,6 +231,24 @@ async def team_report(conn: asyncpg.Connection | asyncpg.Pool, event_id: str, te
         })
     return {"event_id": event_id, "team_id": team_id, "team": team["name"], "unit": team["unit"],
             "members": members}
+
+
+# --- rest limits on the live state ---------------------------------------------------------------
+
+def over_rest_limit(presence: dict[str, Any], senior: bool, limits: dict[str, int], now_ms: int) -> dict[str, int] | None:
+    """For a volunteer on site: the open session's minutes and the day's, when either is over its limit
+    (the same limits and day arithmetic as checkin/lua/scan.lua)."""
+    if presence.get("on") != 1 or presence.get("cat") is None:
+        return None
+    rest = {k: v for k, v in limits.items() if k != "day_offset_min"}
+    continuous, daily = Policy(**rest).rest_limits(senior)  # type: ignore[arg-type]
+    session = max(0, (now_ms - int(presence["cat"])) // 60_000)
+    day = service_day(now_ms, limits.get("day_offset_min", 0))
+    served = int(presence.get("dm") or 0) if presence.get("dd") == day else 0
+    if (continuous and session > continuous) or (daily and served + session > daily):
+        return {"session_minutes": session, "day_minutes": served + session, "max_continuous_min": continuous,
+                "max_daily_min": daily}
+    return None
 
 
 # --- kiosk PIN ----------------------------------------------------------------------------------

@@ -226,6 +226,39 @@ async def get_team_report(request: web.Request) -> web.Response:
     return json_response(report)
 
 
+async def get_rest_limits(request: web.Request) -> web.Response:
+    """Who is on site past the event's rest limits right now (the dashboard's warning list)."""
+    event_id = request.match_info["event_id"]
+    await _operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
+    state = request.app[state_key]
+    ev = state.keys.event(event_id)
+    names = ("max_continuous_min", "max_daily_min", "senior_max_continuous_min", "senior_max_daily_min",
+             "day_offset_min")
+    try:
+        raw_limits = await state.redis.hmget(ev.meta, list(names))
+        presence = await state.redis.hgetall(ev.presence)
+    except RedisError:
+        raise unavailable() from None
+    limits = {n: int(v) for n, v in zip(names, raw_limits, strict=True) if v is not None}
+    now = _now_ms()
+    async with _postgres():
+        people = {r["volunteer_id"]: r for r in await state.pool.fetch(
+            "SELECT v.volunteer_id, v.name, coalesce(t.name, '') AS team,"
+            " coalesce(v.birth_year <= extract(year FROM e.starts_on)::int - 65, false) AS senior"
+            " FROM assignments a JOIN events e USING (event_id) JOIN volunteers v USING (volunteer_id)"
+            " LEFT JOIN teams t ON t.team_id = v.team_id WHERE a.event_id = $1", event_id)}
+    over = []
+    for vid_raw, record in presence.items():
+        vid = vid_raw.decode()
+        person = people.get(vid)
+        found = ops.over_rest_limit(orjson.loads(record), bool(person and person["senior"]), limits, now)
+        if found is not None:
+            over.append({"volunteer_id": vid, "name": person["name"] if person else "",
+                         "team": person["team"] if person else "", **found})
+    over.sort(key=lambda o: -o["session_minutes"])
+    return json_response({"limits": limits, "over": over})
+
+
 # --- annulment ----------------------------------------------------------------------------------
 
 def _device_token(raw: str | None) -> DeviceToken | None:
@@ -338,5 +371,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/v1/events/{event_id}/manual-scans", post_manual_scan)
     app.router.add_post("/api/v1/events/{event_id}/group-checkin", post_group_checkin)
     app.router.add_get("/api/v1/events/{event_id}/teams/{team_id}/report", get_team_report)
+    app.router.add_get("/api/v1/events/{event_id}/rest-limits", get_rest_limits)
     app.router.add_post("/api/v1/scans/{scan_id}/annul", post_annul)
     app.router.add_post("/api/v1/device/pin-check", post_pin_check)

@@ -330,6 +330,15 @@ async def test_daily_limit_warns_at_checkin(client: TestClient, pg_pool: asyncpg
     again = await _card_scan(client, sc, 1)
     assert again["verdict"] == "checked_in" and again["warnings"] == ["over_rest_limit"]
 
+    # the coordinators' list: on site and over the day's 60 minutes (70 served), named; nobody else
+    resp = await client.get(f"/api/v1/events/{sc.event_id}/rest-limits", headers=bearer(sc.coordinator_token))
+    assert resp.status == 200, await resp.text()
+    listed = await resp.json()
+    assert [(o["volunteer_id"], o["day_minutes"]) for o in listed["over"]] == [(sc.cards[1][0], 70)]
+    assert listed["over"][0]["name"] == "志工001號"
+    resp = await client.get(f"/api/v1/events/{sc.event_id}/rest-limits", headers=bearer(sc.device_token))
+    assert resp.status == 401
+
 
 # --- kiosk PIN -----------------------------------------------------------------------------------
 
