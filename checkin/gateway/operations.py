@@ -100,7 +100,7 @@ async def _on_site(state: GatewayState, event_id: str, ids: list[str]) -> dict[s
         raw = await state.redis.hmget(state.keys.event(event_id).presence, ids)
     except RedisError:
         return {}
-    return {vid: bool(r) and orjson.loads(r).get("on") == 1 for vid, r in zip(ids, raw, strict=True)}
+    return {vid: r is not None and orjson.loads(r).get("on") == 1 for vid, r in zip(ids, raw, strict=True)}
 
 
 async def get_gates(request: web.Request) -> web.Response:
@@ -249,13 +249,13 @@ async def get_rest_limits(request: web.Request) -> web.Response:
             " LEFT JOIN teams t ON t.team_id = v.team_id WHERE a.event_id = $1", event_id)}
     over = []
     for vid_raw, record in presence.items():
-        vid = vid_raw.decode()
+        vid = vid_raw.decode() if isinstance(vid_raw, bytes) else str(vid_raw)
         person = people.get(vid)
         found = ops.over_rest_limit(orjson.loads(record), bool(person and person["senior"]), limits, now)
         if found is not None:
             over.append({"volunteer_id": vid, "name": person["name"] if person else "",
                          "team": person["team"] if person else "", **found})
-    over.sort(key=lambda o: -o["session_minutes"])
+    over.sort(key=lambda o: -int(o["session_minutes"]))
     return json_response({"limits": limits, "over": over})
 
 
@@ -327,7 +327,7 @@ async def post_annul(request: web.Request) -> web.Response:
 async def _reverse(state: GatewayState, facts: ops.ScanFacts, actor: str, kind: str, reason: str) -> dict[str, Any]:
     ev = state.keys.event(facts.event_id)
     entry_device = ("M" if kind == "user" else "A") + actor
-    args = [facts.scan_id, str(uuid.uuid4()), entry_device, _now_ms(), actor, facts.verdict, facts.volunteer_id,
+    args: list[str | int] = [facts.scan_id, str(uuid.uuid4()), entry_device, _now_ms(), actor, facts.verdict, facts.volunteer_id,
             facts.team, facts.zone, "1" if facts.senior else "0", facts.at_ms, facts.gate_id, reason[:200]]
     keys = [ev.meta, ev.presence, ev.counts, ev.stream, ev.answer("annul:" + facts.scan_id)]
     try:
