@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,16 @@ from checkin.keys import Keys
 from checkin.streams import RECORDER_GROUP
 from tests.faults.kiosk_sim import SimKiosk
 from tests.faults.system import FaultySystem
+
+
+async def watch(system: FaultySystem, stop: asyncio.Event) -> None:
+    """Restart what exits on its own, as `checkin up` does (each exit is kept for the test to fail on)."""
+    while not stop.is_set():
+        for proc in system.processes.values():
+            if proc.restart_if_crashed() and proc.name == "gateway":
+                await asyncio.to_thread(system.wait_gateway)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
 
 
 @dataclass

@@ -55,12 +55,13 @@ class KioskLog:
 
 class SimKiosk:
     def __init__(self, base_url: str, token: str, gate_id: str, *, resend_after_s: float = 4.0,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, resend: bool = True) -> None:
         self.base_url = base_url
         self.token = token
         self.device_id = token.split(".")[1]
         self.gate_id = gate_id
         self.resend_after_s = resend_after_s
+        self.resend = resend  # False: answered entries are never sent again (to show why they must be)
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.journal: list[Entry] = []  # in seq order
         self.seq = 0
@@ -110,7 +111,7 @@ class SimKiosk:
     def _to_send(self) -> list[Entry]:
         now = time.monotonic()
         stale = any(e.answered_at is not None and now - e.answered_at > self.resend_after_s for e in self.journal)
-        if self.resend_now or stale:
+        if self.resend and (self.resend_now or stale):
             return list(self.journal)  # every entry short of durable, answered or not, in seq order
         return [e for e in self.journal if e.answered_at is None]
 

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from checkin.card_store import revoke_card
 from checkin.keys import Keys
 from checkin.reconcile import reconcile_event
-from tests.faults.faults import Fault, FaultPlan
+from tests.faults.faults import Fault, FaultPlan, watch
 from tests.faults.kiosk_sim import SimKiosk
 from tests.faults.script import DAY_START, Plan, build_plan
 from tests.faults.system import FaultySystem
@@ -50,15 +50,6 @@ async def _tick(kiosk: SimKiosk, stop: asyncio.Event) -> None:
     while not stop.is_set():
         if kiosk.journal:
             await kiosk.sync()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.5)
-
-
-async def _watch(system: FaultySystem, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        for proc in system.processes.values():
-            if proc.restart_if_crashed() and proc.name == "gateway":
-                await asyncio.to_thread(system.wait_gateway)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
@@ -137,7 +128,7 @@ async def test_festival_day(faulty_system: FaultySystem) -> None:
             ("Redis restart, persistence off, data gone", 72, faults.lose_redis),
         ]
         tickers = [asyncio.create_task(_tick(d, stop)) for d in devices]
-        tickers.append(asyncio.create_task(_watch(system, stop)))
+        tickers.append(asyncio.create_task(watch(system, stop)))
         results = await asyncio.gather(
             *(_drive(k, s, started) for k, s in zip(kiosks, scans, strict=True)),
             _hostile(hostile, plan, system, keys, started),
