@@ -363,3 +363,27 @@ async def test_kiosk_pin_set_at_enrollment(client: TestClient, ops_event: Scenar
     resp = await client.post(check, headers=bearer(sc.device_token), json={"pin": "0000"})
     assert (await resp.json())["pin_set"] is False  # enrolled without a PIN: nothing to ask
     assert (await client.post(check, headers=bearer(sc.coordinator_token), json={"pin": "2468"})).status == 401
+
+
+async def test_bad_input_gets_a_4xx_json_body(client: TestClient, ops_event: Scenario) -> None:
+    sc = ops_event
+    coordinator = bearer(sc.coordinator_token)
+    base = f"/api/v1/events/{sc.event_id}"
+    attempts = [
+        ("post", f"{base}/manual-scans", b"not json"), ("post", f"{base}/manual-scans", b"[]"),
+        ("post", f"{base}/manual-scans", b'{"volunteer_id": 7, "gate_id": "x"}'),
+        ("post", f"{base}/manual-scans", b'{"volunteer_id": "V", "gate_id": "x", "scan_id": 12}'),
+        ("post", f"{base}/group-checkin", b'{"gate_id": "x", "volunteer_ids": "V-1"}'),
+        ("post", f"{base}/group-checkin", b'{"gate_id": "x", "volunteer_ids": [1, 2]}'),
+        ("post", "/api/v1/events/bad%20id!/manual-scans", b"{}"),
+        ("get", "/api/v1/events/bad%20id!/roster/search?q=a", None),
+        ("get", f"{base}/roster/search?q=" + "x" * 65, None),
+        ("get", f"{base}/teams/nope/report", None),
+        ("post", f"/api/v1/scans/{uuid.uuid4()}/annul", b'{"reason": 5}'),
+        ("post", f"/api/v1/scans/{uuid.uuid4()}/annul", b"{}"),
+        ("post", "/api/v1/device/pin-check", b"{}"),
+    ]
+    for method, url, body in attempts:
+        resp = await client.request(method, url, data=body, headers=coordinator)
+        assert 400 <= resp.status < 500, (url, body, resp.status, await resp.text())
+        assert "error" in await resp.json(), (url, body)
