@@ -52,6 +52,18 @@ def _as_dict(fields: Fields) -> dict[bytes, bytes]:
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+# The Redis mirror of the watermarks only ever moves up: two consumers' acknowledgements may
+# arrive in either order.
+_RAISE_DURABLE = """
+for i = 1, #ARGV, 2 do
+  if tonumber(ARGV[i + 1]) > tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 0
+"""
+
+
 class Item(NamedTuple):
     """One stream entry on its way to Postgres, with what a dead letter needs."""
 
@@ -89,6 +101,7 @@ class Recorder:
         self._conn: asyncpg.Connection | None = None
         self._in_flight: set[tuple[str, bytes]] = set()
         self._pg_down = False
+        self._raise_durable = redis.register_script(_RAISE_DURABLE)
         self._raw = redis.client()  # a client of its own whose XREADGROUP replies stay unparsed
         self._raw.set_response_callback("XREADGROUP", lambda response, **_: response)
 
@@ -296,6 +309,10 @@ class Recorder:
         by_stream: dict[str, list[bytes]] = {}
         for item in items:
             by_stream.setdefault(item.stream, []).append(item.entry_id)
+        by_event: dict[str, list[object]] = {}
+        for device_id, seq in durable.items():
+            if device_id in device_event:
+                by_event.setdefault(device_event[device_id], []).extend((device_id, seq))
         backoff = Backoff()
         started = time.perf_counter()
         while True:  # committed: the acknowledgement must follow, even across a Redis blip
@@ -303,8 +320,8 @@ class Recorder:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for stream, entry_ids in by_stream.items():
                         pipe.xack(stream, RECORDER_GROUP, *entry_ids)
-                    for device_id, seq in durable.items():
-                        pipe.hset(self.keys.event(device_event[device_id]).durable, device_id, seq)
+                    for event_id, marks in by_event.items():
+                        await self._raise_durable(keys=[self.keys.event(event_id).durable], args=marks, client=pipe)
                     await pipe.execute()
                 break
             except _REDIS_DOWN as exc:
