@@ -1,6 +1,6 @@
 """Benchmark: how fast the recorder drains a backlog of scans from an event stream into Postgres.
 
-    .venv/bin/python loadtest/bench_drain.py [--size 1000000] [--batch 1000] [--devices 200] [--timeout 150]
+    .venv/bin/python loadtest/bench_drain.py [--size 1000000] [--batch 1000] [--devices 200] [--writers 2] [--timeout 150]
 
 Starts a scratch embedded Valkey and embedded PostgreSQL under /tmp (removed afterwards), fills one
 event stream with --size entries in the scan script's format (pipelined XADD: check-ins and the
@@ -112,7 +112,7 @@ async def bench(args: argparse.Namespace, pg_url: str, redis_url: str, redis_por
 
     config = Config(postgres_url=pg_url, redis_url=redis_url, redis_prefix="bench", recorder_batch=args.batch,
                     recorder_block_ms=100)
-    recorder = Recorder(config, redis, "bench-1", trim_keep_ms=0, maintain_every_s=5.0)
+    recorder = Recorder(config, redis, "bench-1", trim_keep_ms=0, maintain_every_s=1.0, writers=args.writers)
     began = time.perf_counter()
     task = asyncio.create_task(recorder.run())
     deadline = began + args.timeout
@@ -128,10 +128,10 @@ async def bench(args: argparse.Namespace, pg_url: str, redis_url: str, redis_por
     sessions = await conn.fetchval("SELECT count(*) FROM sessions")
     rows = recorder.stats.rows
     print(f"drained {rows:,} entries in {elapsed:.1f} s: {rows / elapsed:,.0f} rows/s "
-          f"(batch {args.batch}, {recorder.stats.batches} batches; {stored:,} scans, {sessions:,} sessions)")
+          f"(batch {args.batch}, {args.writers} writer(s), {recorder.stats.batches} batches; {stored:,} scans, {sessions:,} sessions)")
     stages = recorder.stats.stages
     in_pg = sum(v for k, v in stages.items() if k not in ("parse", "ack"))
-    print("where the time went (seconds summed over batches; reading overlaps with writing):")
+    print("where the time went (seconds summed over batches; reading overlaps writing, writers overlap):")
     for stage, spent in stages.items():
         side = "python" if stage == "parse" else "redis " if stage == "ack" else "postgres"
         print(f"  {side} {stage:<11} {spent:7.2f} s  {spent / rows * 1e6:6.1f} µs/row")
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=Config().recorder_batch)
     parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--writers", type=int, default=2, help="concurrent Postgres transactions")
     parser.add_argument("--timeout", type=float, default=150.0, help="stop draining after this many seconds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -8,7 +8,6 @@ the next batch from Redis overlaps with writing the current one to Postgres.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import time
@@ -86,7 +85,7 @@ class RecorderStats:
 class Recorder:
     def __init__(self, config: Config, redis: aioredis.Redis, consumer_name: str, *,
                  metrics: RecorderMetrics | None = None, trim_keep_ms: int = 60_000,
-                 maintain_every_s: float = 1.0) -> None:
+                 maintain_every_s: float = 1.0, writers: int = 2) -> None:
         self.config = config
         self.redis = redis
         self.keys = Keys(config.redis_prefix)
@@ -98,7 +97,8 @@ class Recorder:
         self._groups: set[str] = set()
         self._event_of: dict[str, str] = {}
         self._stopping = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
+        self.writers = writers
+        self._conns: list[asyncpg.Connection | None] = [None] * writers
         self._in_flight: set[tuple[str, bytes]] = set()
         self._pg_down = False
         self._raise_durable = redis.register_script(_RAISE_DURABLE)
@@ -247,20 +247,21 @@ class Recorder:
 
     # --- writing -------------------------------------------------------------------------
 
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.config.postgres_url, timeout=10)
-            await prepare(self._conn)
-        return self._conn
+    async def _connection(self, writer: int) -> asyncpg.Connection:
+        conn = self._conns[writer]
+        if conn is None or conn.is_closed():
+            conn = self._conns[writer] = await asyncpg.connect(self.config.postgres_url, timeout=10)
+            await prepare(conn)
+        return conn
 
-    async def _write(self, items: list[Item]) -> dict[str, int]:
+    async def _write(self, items: list[Item], writer: int) -> dict[str, int]:
         """Write until it succeeds (Postgres may be down a while); DataProblem if the rows are at fault."""
         backoff = Backoff()
         while True:
             started = time.perf_counter()
             stages: dict[str, float] = {}
             try:
-                conn = await self._connection()
+                conn = await self._connection(writer)
                 durable = await write_batch(conn, [i.line for i in items], stages)
             except Exception as exc:  # noqa: BLE001 - classify decides: retry, split, or crash
                 kind = classify(exc)
@@ -273,9 +274,10 @@ class Recorder:
                 if not self._pg_down:
                     log.error("Postgres unavailable, holding %d entries and retrying: %s", len(items), exc)
                     self._pg_down = True
-                if self._conn is not None and not self._conn.is_closed():
-                    self._conn.terminate()
-                self._conn = None
+                broken = self._conns[writer]
+                if broken is not None and not broken.is_closed():
+                    broken.terminate()
+                self._conns[writer] = None
                 if self._stopping.is_set():
                     raise Stopped from exc  # unacknowledged: another consumer or a restart takes them
                 await backoff.sleep(self._stopping)
@@ -288,23 +290,23 @@ class Recorder:
             self.metrics.batch(len(items), time.perf_counter() - started, stages)
             return durable
 
-    async def _write_or_split(self, items: list[Item]) -> dict[str, int]:
+    async def _write_or_split(self, items: list[Item], writer: int) -> dict[str, int]:
         """A batch Postgres refuses is halved until the offending entries stand alone; those go to
         the dead-letter stream and the rest is stored."""
         try:
-            return await self._write(items)
+            return await self._write(items, writer)
         except DataProblem as exc:
             if len(items) == 1:
                 item = items[0]
                 await self._dead_letter([(item.stream, item.entry_id, item.fields, f"postgres refused: {exc}")])
                 return {}
             mid = len(items) // 2
-            first = await self._write_or_split(items[:mid])
-            second = await self._write_or_split(items[mid:])
+            first = await self._write_or_split(items[:mid], writer)
+            second = await self._write_or_split(items[mid:], writer)
             return {d: max(first.get(d, 0), second.get(d, 0)) for d in first.keys() | second.keys()}
 
-    async def _store(self, items: list[Item]) -> None:
-        durable = await self._write_or_split(items)
+    async def _store(self, items: list[Item], writer: int = 0) -> None:
+        durable = await self._write_or_split(items, writer)
         device_event = {i.line.split(b"\t", 2)[1].decode(errors="replace"): self._event_of[i.stream] for i in items}
         by_stream: dict[str, list[bytes]] = {}
         for item in items:
@@ -374,31 +376,37 @@ class Recorder:
             if items:
                 self._in_flight.update((i.stream, i.entry_id) for i in items)
                 await queue.put(items)
-        await queue.put(None)
+        for _ in range(self.writers):
+            await queue.put(None)
+
+    async def _writer(self, writer: int, queue: asyncio.Queue[list[Item] | BaseException | None]) -> None:
+        while (batch := await queue.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            try:
+                await self._store(batch, writer)
+            finally:
+                self._in_flight.difference_update((i.stream, i.entry_id) for i in batch)
 
     async def run(self) -> None:
+        """Read and store until stopped. Several writers (each its own Postgres connection and
+        transaction) let Postgres use more than one core; they are as safe together as separate
+        consumers are."""
         log.info("recorder %s started", self.name)
-        queue: asyncio.Queue[list[Item] | BaseException | None] = asyncio.Queue(maxsize=1)
+        queue: asyncio.Queue[list[Item] | BaseException | None] = asyncio.Queue(maxsize=self.writers)
         reader = asyncio.create_task(self._reader(queue))
+        writers = [asyncio.create_task(self._writer(i, queue)) for i in range(self.writers)]
         try:
-            while True:
-                batch = await queue.get()
-                if batch is None:
-                    break
-                if isinstance(batch, BaseException):
-                    raise batch
-                try:
-                    await self._store(batch)
-                finally:
-                    self._in_flight.difference_update((i.stream, i.entry_id) for i in batch)
+            await asyncio.gather(*writers)
         except Stopped:
             log.warning("stopping with Postgres unavailable; unacknowledged entries stay pending")
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-            if self._conn is not None and not self._conn.is_closed():
-                await self._conn.close()
+            for task in (reader, *writers):
+                task.cancel()
+            await asyncio.gather(reader, *writers, return_exceptions=True)
+            for conn in self._conns:
+                if conn is not None and not conn.is_closed():
+                    await conn.close()
             await self._raw.aclose()
         log.info("recorder %s stopped after %d rows", self.name, self.stats.rows)
 
