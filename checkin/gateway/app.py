@@ -53,6 +53,7 @@ def create_app(config: Config) -> web.Application:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            await batcher.close()
         finally:
             await redis.aclose()
             await pool.close()

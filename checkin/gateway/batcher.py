@@ -1,8 +1,9 @@
 """Many requests' scan calls sent to Redis in one pipeline.
 
 While one pipeline is on the wire, new calls queue; the next pipeline takes them all. At low load a
-call goes out at once; at high load each round trip carries hundreds of scans (~60 µs each instead
-of ~170 µs for a lone await).
+call goes out at once; at high load each round trip carries hundreds of scans. A single server over
+TCP or a unix socket is spoken to through FastRedis (hiredis, ~8 µs a call); TLS stays on redis-py's
+pipeline (~60 µs a call).
 """
 
 from __future__ import annotations
@@ -12,12 +13,30 @@ import hashlib
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import NoScriptError
+
+from checkin.gateway.fast_redis import FastRedis, pack
+
+
+def fast_client_for(redis: aioredis.Redis) -> FastRedis | None:
+    """A FastRedis to the same server and database as the redis-py client, or None for TLS."""
+    pool = getattr(redis, "connection_pool", None)
+    if pool is None:
+        return None
+    kw = pool.connection_kwargs
+    common = {"db": int(kw.get("db") or 0), "username": kw.get("username"), "password": kw.get("password")}
+    if pool.connection_class is Connection:
+        return FastRedis(host=kw.get("host") or "localhost", port=int(kw.get("port") or 6379), **common)
+    if pool.connection_class is UnixDomainSocketConnection:
+        return FastRedis(path=kw["path"], **common)
+    return None
 
 
 class ScriptBatcher:
     def __init__(self, redis: aioredis.Redis, script: str, max_batch: int = 512) -> None:
         self.redis = redis
+        self.fast = fast_client_for(redis)
         self.script = script
         self.sha = hashlib.sha1(script.encode("utf-8")).hexdigest()
         self.max_batch = max_batch
@@ -31,6 +50,10 @@ class ScriptBatcher:
         if self._running is None or self._running.done():
             self._running = asyncio.create_task(self._drain())
         return await future
+
+    async def close(self) -> None:
+        if self.fast is not None:
+            await self.fast.aclose()
 
     async def _drain(self) -> None:
         while self._queue:
@@ -54,7 +77,10 @@ class ScriptBatcher:
         results = await self._pipeline(batch)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:  # Redis restarted or flushed its scripts: load once, resend only those
-            await self.redis.script_load(self.script)
+            if self.fast is not None:
+                await self.fast.script_load(self.script)
+            else:
+                await self.redis.script_load(self.script)
             again = await self._pipeline([batch[i] for i in missing])
             for i, result in zip(missing, again, strict=True):
                 results[i] = result
@@ -62,6 +88,9 @@ class ScriptBatcher:
 
     async def _pipeline(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
         self.round_trips += 1
+        if self.fast is not None:
+            sha = self.sha
+            return await self.fast.execute([pack("EVALSHA", sha, len(keys), *keys, *args) for keys, args, _ in batch])
         async with self.redis.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
                 pipe.evalsha(self.sha, len(keys), *keys, *args)
