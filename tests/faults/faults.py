@@ -106,24 +106,41 @@ class FaultPlan:
         fault.evidence["journal entries when back online"] = len(kiosk.journal)
         kiosk.offline = False
 
-    async def lose_redis(self, fault: Fault, backlog_s: float = 2.0) -> None:
-        """Redis restarts with no persistence and no files, while the recorders lag behind the stream."""
-        consumers = [p for n, p in self.system.processes.items() if n.startswith("rec")]
-        for proc in consumers:
-            proc.signal(signal.SIGSTOP)  # a lagging recorder: acknowledged scans wait in the stream
-        await asyncio.sleep(backlog_s)
-        acknowledged = {sid for k in self.kiosks for sid in k.log.acknowledged}
-        await self._blocking(lambda: self.system.restart_redis(persist=False, wipe=True, down_s=1))
+    async def _stored(self) -> set[str]:
         conn = await asyncpg.connect(self.system.postgres_url)
         try:
-            stored = {str(r["scan_id"]) for r in await conn.fetch(
+            return {str(r["scan_id"]) for r in await conn.fetch(
                 "SELECT scan_id FROM scans WHERE event_id = $1", self.event_id)}
         finally:
             await conn.close()
-        self.restored_only_by_journals = acknowledged - stored
-        fault.evidence["acknowledged scans only in the journals"] = len(self.restored_only_by_journals)
+
+    async def lose_redis(self, fault: Fault, backlog_s: float = 2.0) -> None:
+        """Redis loses everything while the recorders lag behind the stream.
+
+        The recorders are paused, so acknowledged scans pile up in the stream; Redis is stopped and its
+        files deleted; the recorders resume and commit any batch they held before Redis starts again
+        (empty, no persistence). The rebuild therefore reads a Postgres that no recorder is still
+        writing to: a batch committed after the rebuild read Postgres would be missing from the live
+        state (see docs/reliability.md, not guaranteed).
+        """
+        consumers = [p for n, p in self.system.processes.items() if n.startswith("rec")]
+        for proc in consumers:
+            proc.signal(signal.SIGSTOP)
+        await asyncio.sleep(backlog_s)
+        acknowledged = {sid for k in self.kiosks for sid in k.log.acknowledged}
+        await self._blocking(lambda: self.system.stop_redis(wipe=True))
         for proc in consumers:
             proc.signal(signal.SIGCONT)
+        stored = await self._stored()
+        for _ in range(50):  # until the resumed recorders have committed what they held
+            await asyncio.sleep(0.2)
+            again = await self._stored()
+            if again == stored:
+                break
+            stored = again
+        await self._blocking(lambda: self.system.start_redis(persist=False))
+        self.restored_only_by_journals = acknowledged - stored
+        fault.evidence["acknowledged scans only in the journals"] = len(self.restored_only_by_journals)
 
     # --- running -------------------------------------------------------------------------
 

@@ -123,16 +123,21 @@ class FaultySystem:
         socket_dir = server.get_postmaster_info().socket_dir  # type: ignore[attr-defined]
         self._pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.pg.pgdata / "log"), "start"])
 
-    def restart_redis(self, *, persist: bool, wipe: bool, down_s: float) -> None:
-        """SIGTERM (Valkey writes its append-only file), down a while, then start again; `wipe`
-        deletes its files first."""
+    def stop_redis(self, *, wipe: bool) -> None:
+        """SIGTERM (Valkey writes its append-only file); `wipe` then deletes its files."""
         self.valkey.stop()
-        time.sleep(down_s)
         if wipe:
             for path in self.valkey.dir.iterdir():
                 if path.name != "valkey.log":
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    def start_redis(self, *, persist: bool) -> None:
         self.valkey.start(persist=persist)
+
+    def restart_redis(self, *, persist: bool, wipe: bool, down_s: float) -> None:
+        self.stop_redis(wipe=wipe)
+        time.sleep(down_s)
+        self.start_redis(persist=persist)
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)

@@ -146,7 +146,8 @@ async def test_festival_day(faulty_system: FaultySystem) -> None:
     conn = await asyncpg.connect(system.postgres_url)
     redis = aioredis.Redis.from_url(system.redis_url)
     try:
-        rows = await conn.fetch("SELECT scan_id::text AS scan_id, device_id, seq, verdict, reason"
+        rows = await conn.fetch("SELECT scan_id::text AS scan_id, device_id, seq, verdict, reason, volunteer_id,"
+                                " scanned_at, received_at"
                                 " FROM scans WHERE event_id = $1", plan.event_id)
         hours = {h.volunteer_id: h for h in await reconcile_event(conn, plan.event_id, progress=False)}
         ev = keys.event(plan.event_id)
@@ -209,7 +210,11 @@ async def test_festival_day(faulty_system: FaultySystem) -> None:
     assert revoked_in_redis
 
     # The live state rebuilt from Postgres without anyone asking: exactly the night crew on site.
-    assert on_site == night
+    if on_site != night:
+        differ = sorted(on_site ^ night)[:5]
+        rows_of = {vid: [dict(r) for r in rows if r.get("volunteer_id") == vid] for vid in differ}
+        raise AssertionError(f"presence differs for {len(on_site ^ night)} volunteers, e.g. "
+                             f"{[(vid, presence.get(vid), rows_of[vid]) for vid in differ]}")
     assert counts.get("on_site") == len(night)
 
     # Each fault bit: the protection it tests was needed.
