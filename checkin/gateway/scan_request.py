@@ -13,6 +13,8 @@ from checkin.gateway.errors import ApiError
 MAX_BATCH = 1000
 _GATE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_SEQ = 2**53
+# str(uuid.UUID(x)) == x for exactly these, so they skip the parse (2 µs a scan).
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,11 @@ def parse_scan(body: Any, where: str = "") -> ScanRequest:
     scan_id = body.get("scan_id")
     if not isinstance(scan_id, str):
         raise _bad(where + "scan_id", "scan_id is required: a UUID made on the device")
-    try:
-        scan_id = str(uuid.UUID(scan_id))
-    except ValueError:
-        raise _bad(where + "scan_id", "scan_id must be a UUID") from None
+    if not _CANONICAL_UUID.match(scan_id):  # kiosks send the canonical form; others are normalised to it
+        try:
+            scan_id = str(uuid.UUID(scan_id))
+        except ValueError:
+            raise _bad(where + "scan_id", "scan_id must be a UUID") from None
     card = body.get("card")
     if not isinstance(card, str) or not card or len(card) > 512:
         raise _bad(where + "card", "card is required: the QR text, at most 512 characters")

@@ -27,14 +27,26 @@ def _unknown_gate(field: str) -> ApiError:
     return ApiError(400, "unknown_gate", "no event has this gate; check the kiosk's gate setting", field)
 
 
-def _device(request: web.Request) -> DeviceToken:
-    raw = bearer(request.headers.get("Authorization"))
+_TOKENS: dict[str, tuple[DeviceToken, str]] = {}  # Authorization header -> parsed token and its sha256
+_TOKENS_MAX = 20_000
+
+
+def _device(request: web.Request) -> tuple[DeviceToken, str]:
+    """The device token and its hash; a kiosk sends the same header on every scan, so both are kept."""
+    header = request.headers.get("Authorization")
+    known = _TOKENS.get(header) if header else None
+    if known is not None:
+        return known
+    raw = bearer(header)
     if raw is None:
         raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'")
     token = parse_device_token(raw) if raw.isascii() else None
     if token is None:
         raise ApiError(401, "bad_token", "the device token is malformed")
-    return token
+    if len(_TOKENS) >= _TOKENS_MAX:
+        _TOKENS.clear()  # bounded; a cleared entry costs one parse and one hash
+    _TOKENS[header] = known = (token, token.hash)  # type: ignore[index]  # header is not None here
+    return known
 
 
 async def _json(request: web.Request) -> Any:
@@ -55,14 +67,28 @@ def _answer_json(scan_id: str, answer: ScanAnswer) -> dict[str, Any]:
         "session_minutes": answer.session_minutes,
         "on_site": answer.on_site,
         "durable_seq": answer.durable_seq,
-        "scanned_at": datetime.fromtimestamp(answer.at_ms / 1000, UTC).isoformat(),
+        "scanned_at": _iso(answer.at_ms),
     }
 
 
-async def _scan(state: GatewayState, token: DeviceToken, req: ScanRequest, online: bool) -> dict[str, Any]:
+_second_iso: tuple[int, str] = (0, datetime.fromtimestamp(0, UTC).isoformat()[:-6])
+
+
+def _iso(at_ms: int) -> str:
+    """datetime.fromtimestamp(at_ms / 1000, UTC).isoformat(), with the second's text reused: answers
+    in the same second share it."""
+    global _second_iso
+    second, ms = divmod(at_ms, 1000)
+    if _second_iso[0] != second:
+        _second_iso = (second, datetime.fromtimestamp(second, UTC).isoformat()[:-6])
+    return f"{_second_iso[1]}.{ms:03d}000+00:00" if ms else f"{_second_iso[1]}+00:00"
+
+
+async def _scan(state: GatewayState, token: DeviceToken, token_hash: str, req: ScanRequest,
+                online: bool) -> dict[str, Any]:
     check = state.cards.check(req.card)
     call = ScanCall(
-        event_id=token.event_id, scan_id=req.scan_id, device_id=token.device_id, token_hash=token.hash,
+        event_id=token.event_id, scan_id=req.scan_id, device_id=token.device_id, token_hash=token_hash,
         gate_id=req.gate_id, seq=req.seq, card_id=check.card_id or "", card_reason=check.reason or "",
         online=online, device_at_ms=req.scanned_ms, received_ms=int(time.time() * 1000), mode=req.mode,
     )
@@ -86,28 +112,28 @@ async def _scan(state: GatewayState, token: DeviceToken, req: ScanRequest, onlin
     return _answer_json(req.scan_id, answer)
 
 
-def _within_budget(limiter: RateLimiter | None, token: DeviceToken) -> None:
+def _within_budget(limiter: RateLimiter | None, token_hash: str) -> None:
     # Keyed by the whole token's hash: a forged token with a real device id has a budget of its own.
-    wait = limiter.retry_after(token.hash) if limiter else 0.0
+    wait = limiter.retry_after(token_hash) if limiter else 0.0
     if wait:
         raise ApiError(429, "rate_limited", "this device is sending faster than a gate can scan; slow down",
                        headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 async def post_scan(request: web.Request) -> web.Response:
-    token = _device(request)
-    _within_budget(request.app[state_key].scan_limit, token)
+    token, token_hash = _device(request)
+    _within_budget(request.app[state_key].scan_limit, token_hash)
     req = parse_scan(await _json(request))
     state = request.app[state_key]
     if await state.gates.unknown(state, token, {req.gate_id}):
         raise _unknown_gate("gate_id")
-    return json_response(await _scan(state, token, req, online=True))
+    return json_response(await _scan(state, token, token_hash, req, online=True))
 
 
 async def post_batch(request: web.Request) -> web.Response:
     """An offline journal, replayed in order; each item answers for itself."""
-    token = _device(request)
-    _within_budget(request.app[state_key].batch_limit, token)
+    token, token_hash = _device(request)
+    _within_budget(request.app[state_key].batch_limit, token_hash)
     items = parse_batch(await _json(request))
     state = request.app[state_key]
     results: list[dict[str, Any] | None] = [None] * len(items)
@@ -124,7 +150,7 @@ async def post_batch(request: web.Request) -> web.Response:
         if req.gate_id in unknown:
             results[i] = {"scan_id": req.scan_id, **_unknown_gate(f"scans[{i}].gate_id").body()}
         else:
-            calls.append((i, _scan(state, token, req, online=False)))
+            calls.append((i, _scan(state, token, token_hash, req, online=False)))
     # Queued in journal order into the same pipeline, so Redis decides them in that order.
     answers = await asyncio.gather(*(c for _, c in calls), return_exceptions=True)
     for (i, _), answer in zip(calls, answers, strict=True):
