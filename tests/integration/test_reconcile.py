@@ -6,9 +6,11 @@ import csv
 import json
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -261,3 +263,31 @@ async def test_cli_commands(conn: asyncpg.Connection, tmp_path: Path, capsys: py
     assert await run(cli.cmd_export, kind="summary", out=None) == 0
     summary = json.loads(capsys.readouterr().out)
     assert (summary["volunteers"], summary["total_hours"], summary["seniors"]) == (2, 10.0, 2)  # born 1950
+
+
+async def test_the_cyclic_collector_is_paused_only_while_reconciling(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    import checkin.reconcile as rec
+
+    ev = await make_event(conn, volunteers=1)
+    await add_scan(conn, ev, ev.volunteers[0], t(9))
+    seen: list[bool] = []
+
+    async def spy(*args: Any, **kw: Any) -> AsyncIterator[Any]:
+        seen.append(gc.isenabled())
+        async for s in load_event_log(*args, **kw):
+            yield s
+
+    monkeypatch.setattr(rec, "load_event_log", spy)
+    try:
+        assert gc.isenabled()
+        await reconcile_event(conn, ev.event_id, progress=False)
+        assert seen == [False] and gc.isenabled()
+        gc.disable()  # someone else's choice is left alone
+        await reconcile_event(conn, ev.event_id, progress=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
