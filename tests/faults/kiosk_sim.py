@@ -6,6 +6,8 @@ order through POST /api/v1/scans/batch. An entry leaves the journal only when du
 answer or GET /api/v1/device) reaches its seq. Answered entries that stay short of durable_seq are
 sent again, in order: at once after a 503 'rebuilding' (Redis lost the event), otherwise after
 `resend_after_s`. Re-sending is an idempotent replay while Redis still remembers the answer.
+(The browser kiosk's kiosk/js/sync.js does not re-send answered entries yet; `resend=False` behaves
+like it, and tests/faults/test_journal_resend.py shows what that strands.)
 """
 
 from __future__ import annotations

@@ -81,10 +81,10 @@ async def _hostile(kiosk: SimKiosk, plan: Plan, system: FaultySystem, keys: Keys
 def _table(faults: list[Fault], plan_: FaultPlan, counts: dict[str, int], extra: list[str]) -> str:
     lines = ["festival day under faults: "
              f"{sum(SIZES.values())} volunteers, 6 posts, simulated 07:30-20:30 in {DAY_S:.0f} s", ""]
-    lines.append(f"{'fault':<42} {'kiosk failures':>14}  evidence")
+    lines.append(f"{'fault':<42} {'failed requests':>15}  evidence")
     for f in faults:
         evidence = ", ".join(f"{k} {v}" for k, v in f.evidence.items())
-        lines.append(f"{f.name:<42} {plan_.failures_during(f):>14}  {evidence}")
+        lines.append(f"{f.name:<42} {plan_.failures_during(f):>15}  {evidence}")
     lines.append("")
     heads = ["faults injected", "scans sent", "acknowledged", "stored", "lost", "duplicated"]
     lines.append(" | ".join(heads))
