@@ -197,3 +197,36 @@ async def test_every_scan_once_through_kills_and_a_postgres_restart(
 async def _at_least(pool: asyncpg.Pool, event_id: str, n: int) -> bool:
     return await count_stored(pool, event_id) >= n
 
+
+
+@pytest.mark.timeout(120)
+async def test_sigterm_commits_what_was_read_and_leaves_nothing_pending(
+        test_config: Config, redis_client: aioredis.Redis, pg_pool: asyncpg.Pool, keys: Keys,
+        tmp_path: Path) -> None:
+    event_id = f"term-{secrets.token_hex(3)}"
+    ev = keys.event(event_id)
+    stream, _ = make_scans(event_id)
+    await redis_client.sadd(keys.events, event_id)
+    await redis_client.xgroup_create(ev.stream, RECORDER_GROUP, id="0", mkstream=True)
+    for lo in range(0, len(stream), 1000):
+        async with redis_client.pipeline(transaction=False) as pipe:
+            for entry in stream[lo:lo + 1000]:
+                pipe.xadd(ev.stream, encode_entry(entry))
+            await pipe.execute()
+    consumer = ConsumerProcess(test_config, tmp_path, free_port())
+    try:
+        consumer.start("term-a")
+        await wait_for(lambda: _at_least(pg_pool, event_id, 2000), timeout=60)
+        assert consumer.terminate() == 0
+    finally:
+        if consumer.proc is not None and consumer.proc.poll() is None:
+            consumer.proc.kill()
+        await redis_client.srem(keys.events, event_id)
+    # whatever it had read when the signal came was committed and acknowledged before it exited
+    consumers = {c["name"]: c["pending"] for c in await redis_client.xinfo_consumers(ev.stream, RECORDER_GROUP)}
+    assert consumers == {b"term-a": 0} or consumers == {"term-a": 0}
+    group = (await redis_client.xinfo_groups(ev.stream))[0]
+    delivered = len(await redis_client.xrange(ev.stream, max=group["last-delivered-id"]))
+    stored_rows = await count_stored(pg_pool, event_id)
+    # (the recorder keeps the last 60 s of a stream untrimmed, so every delivered entry is still there)
+    assert stored_rows == delivered > 0
