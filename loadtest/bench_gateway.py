@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                        "CHECKIN_DEVICE_SCANS_PER_S": "0"}
                 cursor = 0
                 for workers in worker_counts:
-                    system = System(env, tmp)
+                    system = System(env, Path(args.log_dir) if args.log_dir else tmp)
                     try:
                         for i in range(workers):
                             system.start(f"gw{i}", ["gateway", "--single", "--name", f"gw{i}"])
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open-seconds", type=float, default=10.0)
     parser.add_argument("--profile", action="store_true", help="py-spy the gateways during the open-loop run")
     parser.add_argument("--keep-profile", help="copy py-spy's folded stacks into this folder")
+    parser.add_argument("--log-dir", help="keep the gateways' logs in this folder")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import orjson
@@ -32,6 +33,7 @@ class GateDirectory:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self._known: set[str] = set()
+        self._lookups = asyncio.Semaphore(16)
 
     async def unknown(self, state: GatewayState, token: DeviceToken, gate_ids: set[str]) -> set[str]:
         """The gates among gate_ids that no loaded event has; raise ApiError for a refused device."""
@@ -40,7 +42,9 @@ class GateDirectory:
             return set()
         ev = state.keys.event(token.event_id)
         try:
-            async with state.redis.pipeline(transaction=False) as pipe:
+            # Bounded below the client's connection pool: a cold gateway meeting hundreds of kiosks at
+            # once would otherwise run out of connections and answer 503.
+            async with self._lookups, state.redis.pipeline(transaction=False) as pipe:
                 pipe.exists(ev.meta)
                 pipe.hget(ev.devices, token.device_id)
                 pipe.hmget(state.keys.gates, missing)
