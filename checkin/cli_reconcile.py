@@ -38,7 +38,7 @@ async def cmd_reconcile(cfg: Config, args: argparse.Namespace, conn: asyncpg.Con
     minutes = sum(r.total_minutes for r in results)
     credited = sum(1 for r in results if r.total_minutes > 0)
     print(f"event {args.event}: {len(results):,} volunteers ({credited:,} credited), "
-          f"{sum(len(r.sessions) for r in results):,} sessions, {exports.hours_text(minutes)} hours "
+          f"{sum(len(r.sessions) for r in results):,} sessions, {minutes / 60:,.2f} hours "
           f"in {seconds:.1f} s")
     print("anomalies (open / resolved):")
     for kind in sorted(set(open_kinds) | set(resolved)):

@@ -244,7 +244,7 @@ async def test_cli_commands(conn: asyncpg.Connection, tmp_path: Path, capsys: py
 
     assert await run(cli.cmd_reconcile) == 0
     out = capsys.readouterr().out
-    assert "2 volunteers (2 credited)" in out and "15 hours" in out and "missing_checkout" in out
+    assert "2 volunteers (2 credited)" in out and "15.00 hours" in out and "missing_checkout" in out
     assert await run(cli.cmd_anomalies, kind=None, all=False) == 0
     assert [x["kind"] for x in json.loads(capsys.readouterr().out)] == ["missing_checkout"]
     assert await run(cli.cmd_correct, volunteer=a, action="change", session=key, start=None, end="2024-02-24T12:00",
