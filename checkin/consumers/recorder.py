@@ -345,6 +345,13 @@ class Recorder:
             await self._store(items)
         return len(items)
 
+    async def aclose(self) -> None:
+        """Release the connections (run() does this itself; for callers of run_once)."""
+        for conn in self._conns:
+            if conn is not None and not conn.is_closed():
+                await conn.close()
+        await self._raw.aclose()
+
     async def _reader(self, queue: asyncio.Queue[list[Item] | BaseException | None]) -> None:
         loop = asyncio.get_running_loop()
         own: dict[str, bytes | None] = {}  # our own pending entries first (from before a restart)
@@ -404,10 +411,7 @@ class Recorder:
             for task in (reader, *writers):
                 task.cancel()
             await asyncio.gather(reader, *writers, return_exceptions=True)
-            for conn in self._conns:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
-            await self._raw.aclose()
+            await self.aclose()
         log.info("recorder %s stopped after %d rows", self.name, self.stats.rows)
 
 

@@ -168,6 +168,7 @@ async def test_check_out_before_check_in_ends_the_same_session(config: Config, r
         row = await pg_pool.fetchrow("SELECT * FROM sessions WHERE checkin_scan_id = $1", check_in.scan_id)
         assert (row["in_at"], row["gate_in"], row["out_at"], row["gate_out"], row["checkout_scan_id"]) == (
             check_in.at, "in", check_out.at, "out", check_out.scan_id)
+    await rec.aclose()
     # replaying both halves changes nothing
     async with pg_pool.acquire() as conn:
         await prepare(conn)
@@ -197,6 +198,7 @@ async def test_watermark_stops_at_a_gap_and_moves_when_it_is_filled(
     assert await durable() == (6, b"6")
     await add(redis_client, event, by_seq[7])
     await rec.run_once(block_ms=1000)
+    await rec.aclose()
     assert await durable() == (7, b"7")
 
 
