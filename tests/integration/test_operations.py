@@ -55,7 +55,8 @@ async def ops_event(pg_pool: asyncpg.Pool, redis_client: aioredis.Redis, keys: K
 
 
 @pytest.fixture
-async def client(aiohttp_client, test_config: Config) -> TestClient:  # type: ignore[no-untyped-def]
+async def client(aiohttp_client, test_config: Config, ops_event: Scenario) -> TestClient:  # type: ignore[no-untyped-def]
+    # after an event exists: the gateway reads the card signing keys when it starts
     return await aiohttp_client(create_app(test_config))
 
 
@@ -387,3 +388,27 @@ async def test_bad_input_gets_a_4xx_json_body(client: TestClient, ops_event: Sce
         resp = await client.request(method, url, data=body, headers=coordinator)
         assert 400 <= resp.status < 500, (url, body, resp.status, await resp.text())
         assert "error" in await resp.json(), (url, body)
+
+
+async def test_dashboards_follow_an_annulment(client: TestClient, live_url: str, ops_event: Scenario) -> None:
+    import orjson
+    from websockets.asyncio.client import connect
+
+    sc = ops_event
+    async with connect(f"{live_url}/ws/events/{sc.event_id}?token={sc.coordinator_token}") as ws:
+        assert orjson.loads(await ws.recv())["view"]["totals"]["on_site"] == 0
+        scanned = await _card_scan(client, sc, 2)
+        assert scanned["verdict"] == "checked_in"
+
+        async def on_site_becomes(n: int) -> None:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                message = orjson.loads(await asyncio.wait_for(ws.recv(), 15))
+                if message.get("view", {}).get("totals", {}).get("on_site") == n:
+                    return
+            raise AssertionError(f"on_site never became {n}")
+
+        await on_site_becomes(1)
+        resp = await client.post(f"/api/v1/scans/{scanned['scan_id']}/annul", headers=bearer(sc.device_token))
+        assert resp.status == 200
+        await on_site_becomes(0)
