@@ -275,3 +275,29 @@ async def test_dlq_retry_puts_a_parked_entry_back_and_it_is_stored(
     async with running(config, redis_client, "dlq"):
         await wait_for(lambda: stored(pg_pool, parked))
     assert await pg_pool.fetchval("SELECT durable_seq FROM device_watermarks WHERE device_id = $1", dev) == 1
+
+
+async def test_two_writers_committing_halves_of_device_runs_leave_them_whole(
+        pg_url: str, pg_pool: asyncpg.Pool) -> None:
+    """Nothing else makes these transactions wait for each other (no shared sessions): only the
+    watermark row lock makes the later one see the earlier one's half."""
+    conns = [await asyncpg.connect(pg_url) for _ in range(2)]
+    devices: list[str] = []
+    try:
+        for conn in conns:
+            await prepare(conn)
+        for _ in range(5):
+            tag = secrets.token_hex(3)
+            round_devices = [f"half-{tag}-{d}" for d in range(20)]
+            devices += round_devices
+            # known devices: creating their rows would itself make the second writer wait
+            await pg_pool.execute("INSERT INTO device_watermarks (device_id) SELECT unnest($1::text[])", round_devices)
+            first = [scan("halves", d, s, vol=f"V{s}") for d in round_devices for s in range(1, 51)]
+            second = [scan("halves", d, s, vol=f"V{s}") for d in round_devices for s in range(51, 101)]
+            await asyncio.gather(write_batch(conns[0], entry_lines(first)), write_batch(conns[1], entry_lines(second)))
+    finally:
+        for conn in conns:
+            await conn.close()
+    marks = await pg_pool.fetch("SELECT durable_seq FROM device_watermarks WHERE device_id = any($1::text[])",
+                                devices)
+    assert sorted(r["durable_seq"] for r in marks) == [100] * len(devices)
