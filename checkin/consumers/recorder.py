@@ -12,7 +12,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -33,7 +33,7 @@ from checkin.consumers.scan_writer import (
     write_batch,
 )
 from checkin.keys import Keys
-from checkin.redis_conn import create_redis
+from checkin.redis_conn import create_redis, is_cluster
 from checkin.streams import (
     RECORDER_GROUP,
     BadEntry,
@@ -102,8 +102,11 @@ class Recorder:
         self._in_flight: set[tuple[str, bytes]] = set()
         self._pg_down = False
         self._raise_durable = redis.register_script(_RAISE_DURABLE)
-        self._raw = redis.client()  # a client of its own whose XREADGROUP replies stay unparsed
-        self._raw.set_response_callback("XREADGROUP", lambda response, **_: response)
+        # A multi-stream XREADGROUP must stay in one slot of a cluster: there, each stream is read alone.
+        self._cluster = is_cluster(redis)
+        self._raw = None if self._cluster else redis.client()  # its XREADGROUP replies stay unparsed
+        if self._raw is not None:
+            self._raw.set_response_callback("XREADGROUP", lambda response, **_: response)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -191,10 +194,24 @@ class Recorder:
         self.metrics.stage_seconds.labels(stage).inc(now - since)
         return now
 
+    async def _read_cluster(self, streams: dict[str, bytes | str], block_ms: int) -> list:
+        """One XREADGROUP per stream (each its own slot); a short pause when all were empty."""
+        reply = []
+        for stream, start in streams.items():
+            got = await self.redis.xreadgroup(RECORDER_GROUP, self.name, {stream: start},
+                                              count=self.config.recorder_batch)
+            reply.extend(got or [])
+        if not reply and block_ms:
+            await asyncio.sleep(min(block_ms, 100) / 1000)
+        return reply
+
     async def _read_new(self, streams: list[str], block_ms: int) -> list[Item]:
-        # the raw reply: redis-py's own parsing into dicts costs more than the rest of our Python per entry
-        reply = await self._raw.xreadgroup(RECORDER_GROUP, self.name, dict.fromkeys(streams, ">"),
-                                           count=self.config.recorder_batch, block=block_ms)
+        if self._raw is None:
+            reply: Any = await self._read_cluster(dict.fromkeys(streams, ">"), block_ms)
+        else:
+            # the raw reply: redis-py's own parsing into dicts costs more than the rest of our Python per entry
+            reply = await self._raw.xreadgroup(RECORDER_GROUP, self.name, dict.fromkeys(streams, ">"),
+                                               count=self.config.recorder_batch, block=block_ms)
         if not reply:
             return []
         started = time.perf_counter()
@@ -208,7 +225,10 @@ class Recorder:
         todo = {s: own.get(s, b"0") for s in streams if own.get(s, b"0") is not None}
         if not todo:
             return []
-        reply = await self.redis.xreadgroup(RECORDER_GROUP, self.name, todo, count=self.config.recorder_batch)
+        if self._cluster:
+            reply = await self._read_cluster(todo, 0)
+        else:
+            reply = await self.redis.xreadgroup(RECORDER_GROUP, self.name, todo, count=self.config.recorder_batch)
         seen: list[tuple[object, list]] = []
         for stream_raw, messages in reply or []:
             stream = stream_raw.decode() if isinstance(stream_raw, bytes) else stream_raw
@@ -322,9 +342,14 @@ class Recorder:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for stream, entry_ids in by_stream.items():
                         pipe.xack(stream, RECORDER_GROUP, *entry_ids)
-                    for event_id, marks in by_event.items():
-                        await self._raise_durable(keys=[self.keys.event(event_id).durable], args=marks, client=pipe)
+                    if not self._cluster:
+                        for event_id, marks in by_event.items():
+                            await self._raise_durable(keys=[self.keys.event(event_id).durable], args=marks,
+                                                      client=pipe)
                     await pipe.execute()
+                if self._cluster:  # a cluster pipeline refuses scripts: one call per event instead
+                    for event_id, marks in by_event.items():
+                        await self._raise_durable(keys=[self.keys.event(event_id).durable], args=marks)
                 break
             except _REDIS_DOWN as exc:
                 log.warning("Redis unavailable while acknowledging, retrying: %s", exc)
@@ -350,7 +375,8 @@ class Recorder:
         for conn in self._conns:
             if conn is not None and not conn.is_closed():
                 await conn.close()
-        await self._raw.aclose()
+        if self._raw is not None:
+            await self._raw.aclose()
 
     async def _reader(self, queue: asyncio.Queue[list[Item] | BaseException | None]) -> None:
         loop = asyncio.get_running_loop()
@@ -375,6 +401,16 @@ class Recorder:
                 backoff = Backoff()
             except _REDIS_DOWN as exc:
                 log.warning("Redis unavailable, retrying: %s", exc)
+                await backoff.sleep(self._stopping)
+                continue
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    await queue.put(exc)
+                    return
+                # Redis lost the stream (restart without persistence): make the groups again and go on.
+                log.warning("consumer group gone (%s); creating it again", exc)
+                self._groups.clear()
+                own.clear()
                 await backoff.sleep(self._stopping)
                 continue
             except Exception as exc:  # noqa: BLE001 - handed to the writer, which re-raises it
