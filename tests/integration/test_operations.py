@@ -324,19 +324,22 @@ async def test_rest_limit_warnings_at_the_gate(client: TestClient, pg_pool: asyn
 
 async def test_daily_limit_warns_at_checkin(client: TestClient, pg_pool: asyncpg.Pool,
                                             redis_client: aioredis.Redis, keys: Keys) -> None:
-    sc = await _event(pg_pool, redis_client, keys, policy=Policy(debounce_s=0, max_daily_min=60))
-    now = datetime.now(UTC)
-    await _card_scan(client, sc, 1, now - timedelta(minutes=90))
-    await _card_scan(client, sc, 1, now - timedelta(minutes=20))
-    again = await _card_scan(client, sc, 1)
-    assert again["verdict"] == "checked_in" and again["warnings"] == ["over_rest_limit"]
+    sc = await _event(pg_pool, redis_client, keys, policy=Policy(debounce_s=0, max_daily_min=60,
+                                                                 max_continuous_min=60))
+    # yesterday noon in the event's zone, replayed from a journal: one service day whatever the hour now
+    noon = (datetime.now(ZoneInfo("Asia/Taipei")) - timedelta(days=1)).replace(hour=12, minute=0)
+    await _card_scan(client, sc, 1, noon - timedelta(minutes=90))
+    await _card_scan(client, sc, 1, noon - timedelta(minutes=20))
+    again = await _card_scan(client, sc, 1, noon)
+    assert again["verdict"] == "checked_in" and "over_rest_limit" in again["warnings"]
 
-    # the coordinators' list: on site and over the day's 60 minutes (70 served), named; nobody else
+    # the coordinators' list: on site past a limit right now, named; nobody else
+    await _card_scan(client, sc, 3, datetime.now(UTC) - timedelta(minutes=5))
     resp = await client.get(f"/api/v1/events/{sc.event_id}/rest-limits", headers=bearer(sc.coordinator_token))
     assert resp.status == 200, await resp.text()
     listed = await resp.json()
-    assert [(o["volunteer_id"], o["day_minutes"]) for o in listed["over"]] == [(sc.cards[1][0], 70)]
-    assert listed["over"][0]["name"] == "志工001號"
+    assert [o["volunteer_id"] for o in listed["over"]] == [sc.cards[1][0]]
+    assert listed["over"][0]["name"] == "志工001號" and listed["over"][0]["session_minutes"] > 60
     resp = await client.get(f"/api/v1/events/{sc.event_id}/rest-limits", headers=bearer(sc.device_token))
     assert resp.status == 401
 
