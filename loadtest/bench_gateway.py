@@ -100,8 +100,10 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     raise_fd_limit()
     tmp = Path(tempfile.mkdtemp(prefix="checkin-gwbench-"))
     worker_counts = [int(w) for w in args.workers.split(",")]
+    codes = args.code.split(",") if args.code else [""]
+    configs = [(code, workers) for _ in range(args.rounds) for code in codes for workers in worker_counts]
     per_config = args.warmup + args.scans * args.repeat + int(args.open_rate * args.open_seconds)
-    needed = per_config * len(worker_counts)
+    needed = per_config * len(configs)
     results = []
     try:
         with embedded_servers(tmp, postgres_url=None, redis_url=None, redis_port=free_port()) as (pg_url, redis_url):
@@ -121,14 +123,19 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                        "CHECKIN_GATEWAY_PORT": str(port), "CHECKIN_LOG_LEVEL": "WARNING",
                        "CHECKIN_DEVICE_SCANS_PER_S": "0"}
                 cursor = 0
-                for workers in worker_counts:
-                    system = System(env, Path(args.log_dir) if args.log_dir else tmp)
+                for code, workers in configs:
+                    # Another checkout's gateway (e.g. `git archive <commit> checkin | tar -x -C DIR`) for A/B runs.
+                    system = System({**env, "PYTHONPATH": code} if code else env,
+                                    Path(args.log_dir) if args.log_dir else tmp)
                     try:
+                        # `python -m` puts the working directory first on sys.path: start elsewhere for --code.
+                        wrap = ["env", f"--chdir={tmp}"] if code else None
                         for i in range(workers):
-                            system.start(f"gw{i}", ["gateway", "--single", "--name", f"gw{i}"])
+                            system.start(f"gw{i}", ["gateway", "--single", "--name", f"gw{i}"], wrap)
                         await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}/readyz")
                         mine, cursor = singles[cursor:cursor + per_config], cursor + per_config
-                        result = await _measure(system, "127.0.0.1", port, mine, args, workers, tmp)
+                        result = {"code": code or "working tree",
+                                  **await _measure(system, "127.0.0.1", port, mine, args, workers, tmp)}
                         results.append(result)
                         print(orjson.dumps(result).decode(), flush=True)
                     finally:
@@ -154,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the gateways during the open-loop run")
     parser.add_argument("--keep-profile", help="copy py-spy's folded stacks into this folder")
     parser.add_argument("--log-dir", help="keep the gateways' logs in this folder")
+    parser.add_argument("--code", help="comma-separated folders holding another `checkin` package to run as the"
+                                       " gateway ('' = this working tree), measured in turn")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the whole set of configurations")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
