@@ -163,6 +163,9 @@ class Recorder:
                     items.append(Item(stream, entry_id, fields, line))
                     continue
                 fields = _as_dict(fields)
+                if fields.get(b"verdict") == b"annulled":  # the gateway stored it in annulments; it is for live views
+                    gone.append((stream, entry_id))
+                    continue
                 try:  # only to say what is wrong with it
                     parse_entry(event_id, entry_id, fields)
                     dead.append((stream, entry_id, fields, "incomplete entry"))

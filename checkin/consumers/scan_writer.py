@@ -16,7 +16,7 @@ from checkin.streams import ScanEntry, encode_entry
 
 # The stream fields a staging row is made of, in COPY order; event and stream id come last.
 _FIELDS = (b"scan_id", b"dev", b"seq", b"gate", b"card", b"vol", b"at", b"dat", b"rx", b"verdict", b"reason",
-           b"warn", b"closes", b"src")
+           b"warn", b"closes", b"src", b"op")
 _REQUIRED = frozenset((b"scan_id", b"dev", b"seq", b"gate", b"at", b"rx", b"verdict"))
 _VERDICTS = frozenset((b"checked_in", b"checked_out", b"duplicate", b"rejected"))
 _STAGING_COLUMNS = [f.decode() for f in _FIELDS] + ["event_id", "stream_id"]
@@ -26,7 +26,7 @@ _STAGING_COLUMNS = [f.decode() for f in _FIELDS] + ["event_id", "stream_id"]
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS scan_in (
     scan_id uuid, dev text, seq bigint, gate text, card text, vol text, at bigint, dat text, rx bigint,
-    verdict text, reason text, warn text, closes text, src text, event_id text, stream_id text
+    verdict text, reason text, warn text, closes text, src text, op text, event_id text, stream_id text
 )
 """
 
@@ -40,13 +40,14 @@ _MS = "('epoch'::timestamptz + {} * interval '1 millisecond')"
 _INSERT = f"""
 WITH ins AS (
     INSERT INTO scans (scan_id, event_id, device_id, seq, gate_id, card_id, volunteer_id, scanned_at,
-                       device_time, received_at, verdict, reason, warnings, session_scan_id, source, stream_id)
+                       device_time, received_at, verdict, reason, warnings, session_scan_id, source, stream_id,
+                       operator)
     SELECT DISTINCT ON (scan_id) scan_id, event_id, dev, seq, gate, nullif(card, ''), nullif(vol, ''),
            {_MS.format("at")},
            CASE WHEN dat IN ('', at::text) THEN NULL ELSE {_MS.format("dat::bigint")} END,
            {_MS.format("rx")}, verdict, nullif(reason, ''),
            CASE WHEN warn = '' THEN '{{}}'::text[] ELSE string_to_array(warn, ',') END,
-           nullif(closes, '')::uuid, coalesce(nullif(src, ''), 'device'), stream_id
+           nullif(closes, '')::uuid, coalesce(nullif(src, ''), 'device'), stream_id, nullif(op, '')
     FROM scan_in ORDER BY scan_id
     ON CONFLICT (scan_id) DO NOTHING
     RETURNING scan_id, event_id, volunteer_id, gate_id, scanned_at, verdict, session_scan_id
@@ -138,7 +139,7 @@ def copy_line(event_id: bytes, stream_id: bytes, fields: dict[bytes, bytes]) -> 
 # The order the scan script XADDs its fields in (checkin/lua/scan.lua); entries in exactly this
 # shape take the fast path below, anything else goes through the dict path above.
 _SCRIPT_ORDER = [b"scan_id", b"dev", b"seq", b"gate", b"zone", b"card", b"vol", b"team", b"at", b"dat", b"rx",
-                 b"verdict", b"reason", b"warn", b"closes", b"src", b"senior"]
+                 b"verdict", b"reason", b"warn", b"closes", b"src", b"senior", b"op"]
 _PICK = operator.itemgetter(*(_SCRIPT_ORDER.index(f) for f in _FIELDS))
 _VERDICT_AT = _SCRIPT_ORDER.index(b"verdict")
 

@@ -129,9 +129,9 @@ async def test_manual_checkin_and_out_through_the_same_rules(client: TestClient,
     assert {f[b"op"] for f in mine} == {operator.encode()}
     assert {f[b"dev"] for f in mine} == {b"M" + operator.encode()}
     assert [int(f[b"seq"]) for f in mine] == [1, 2, 3]  # the coordinator's own sequence
-    row = await wait_for(lambda: pg_pool.fetchrow("SELECT verdict, source FROM scans WHERE scan_id = $1",
+    row = await wait_for(lambda: pg_pool.fetchrow("SELECT verdict, source, operator FROM scans WHERE scan_id = $1",
                                                   uuid.UUID(body["scan_id"])))
-    assert (row["verdict"], row["source"]) == ("checked_in", "manual")
+    assert (row["verdict"], row["source"], row["operator"]) == ("checked_in", "manual", operator)
 
 
 async def test_manual_scan_refusals(client: TestClient, ops_event: Scenario, pg_pool: asyncpg.Pool) -> None:
@@ -200,7 +200,7 @@ async def test_team_lead_checks_in_the_team_members_confirm_with_cards(client: T
     report = await wait_for(reported)
     assert report["unit"] == "測試運用單位"
     by_id = {m["volunteer_id"]: m for m in report["members"]}
-    assert by_id[members[0]]["sources"] == ["group"]
+    assert by_id[members[0]]["sources"] == ["group"] and by_id[members[0]]["operators"] == [lead_id]
     assert by_id[sc.cards[4][0]]["check_ins"] == 0
     other_team = f"/api/v1/events/{other.event_id}/teams/T-{other.event_id.removeprefix('ev-')}/report"
     assert (await client.get(other_team, headers=bearer(lead))).status == 403
@@ -221,7 +221,9 @@ async def _card_scan(client: TestClient, sc: Scenario, i: int, at: datetime | No
 
 async def test_kiosk_undoes_its_own_scan_live_counts_follow_the_row_stays(client: TestClient, recorder,  # type: ignore[no-untyped-def]
                                                                           ops_event: Scenario,
-                                                                          pg_pool: asyncpg.Pool) -> None:
+                                                                          pg_pool: asyncpg.Pool,
+                                                                          redis_client: aioredis.Redis,
+                                                                          keys: Keys) -> None:
     sc = ops_event
     answer = await _card_scan(client, sc, 0)
     assert answer["verdict"] == "checked_in" and await _headcount(client, sc) == 1
@@ -236,7 +238,11 @@ async def test_kiosk_undoes_its_own_scan_live_counts_follow_the_row_stays(client
     assert again["again"] and await _headcount(client, sc) == 0  # once only
 
     # the next real scan checks the volunteer in again: the annulled check-in left no presence behind
-    assert (await _card_scan(client, sc, 0))["verdict"] == "checked_in"
+    second = await _card_scan(client, sc, 0)
+    assert second["verdict"] == "checked_in"
+    await wait_for(lambda: pg_pool.fetchval("SELECT 1 FROM scans WHERE scan_id = $1", uuid.UUID(second["scan_id"])))
+    # the recorder passed the annulment entry by (it is in annulments already), not into the dead letters
+    assert await redis_client.xlen(keys.event(sc.event_id).dead_letters) == 0
     scan_id = uuid.UUID(answer["scan_id"])
     row = await wait_for(lambda: pg_pool.fetchrow("SELECT verdict FROM scans WHERE scan_id = $1", scan_id))
     assert row["verdict"] == "checked_in"  # the scan row is never changed
