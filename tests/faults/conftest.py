@@ -16,7 +16,7 @@ from tests.faults.system import FaultySystem
 
 
 @pytest.fixture(scope="module")
-def faulty_system() -> Iterator[FaultySystem]:
+def faulty_system(request: pytest.FixtureRequest) -> Iterator[FaultySystem]:
     root = Path(tempfile.mkdtemp(prefix="checkin-faults-"))
     system = FaultySystem(root)
     try:
@@ -33,7 +33,8 @@ def faulty_system() -> Iterator[FaultySystem]:
         yield system
     finally:
         system.stop()
-        logs = Path(__file__).resolve().parents[2] / "test-artifacts" / "faults-logs"
+        module = request.module.__name__.rsplit(".", 1)[-1]
+        logs = Path(__file__).resolve().parents[2] / "test-artifacts" / "faults-logs" / module
         shutil.rmtree(logs, ignore_errors=True)
         shutil.copytree(system.logs, logs)  # the processes' own story, for when the table says no
         shutil.rmtree(root, ignore_errors=True)

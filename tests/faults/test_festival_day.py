@@ -125,7 +125,7 @@ async def test_festival_day(faulty_system: FaultySystem) -> None:
             ("Postgres stopped for 30 s", 30, faults.stop_postgres),
             ("recorder SIGKILL #1 (Postgres down)", 36, faults.kill_consumer),
             ("recorder SIGKILL #2 (Postgres down)", 46, faults.kill_consumer),
-            ("Redis restart, persistence off, data gone", 72, faults.lose_redis),
+            ("Redis restart, data gone, recorders killed", 72, faults.lose_redis),
         ]
         tickers = [asyncio.create_task(_tick(d, stop)) for d in devices]
         tickers.append(asyncio.create_task(watch(system, stop)))

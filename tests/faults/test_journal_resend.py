@@ -1,9 +1,10 @@
-"""Why a kiosk must re-send answered scans that never became durable: a Redis data loss strands them.
+"""Redis loses its data under running recorders and kiosks with answered scans in their journals.
 
-Two kiosks scan while the recorders are paused, so their acknowledged scans exist only in the stream
-and the journals; then Redis loses everything. The kiosk keeping the protocol (re-send what is short
-of durable_seq) gets every scan stored; the one that only sends unanswered entries never does, and its
-journal never empties, because the device's watermark stops at the gap.
+Two kiosks scan while the recorders are paused (idle, holding nothing), so their acknowledged scans
+exist only in the stream and the journals; then Redis loses everything and the recorders resume. The
+kiosk keeping the protocol (re-send what is short of durable_seq) gets every scan stored; the one that
+only sends unanswered entries never does, and its journal never empties, because the device's
+watermark stops at the gap. The recorders must live through the loss (recreate their group).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ async def test_without_resending_a_redis_data_loss_strands_acknowledged_scans(fa
     keeping = SimKiosk(system.base_url, plan.tokens[0], plan.gates[0])
     forgetting = SimKiosk(system.base_url, plan.tokens[1], plan.gates[1], resend=False)
     visits = {post: [v for v in plan.visits if v.post == post] for post in (0, 1)}
+    crashes_before = {name: len(p.crashes) for name, p in system.processes.items()}
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(system, stop))
     consumers = [system.processes[n] for n in ("rec-a", "rec-b")]
@@ -87,3 +89,5 @@ async def test_without_resending_a_redis_data_loss_strands_acknowledged_scans(fa
     stranded = set(forgetting.log.acknowledged) - stored
     assert len(stranded) == len(visits[1]), "every departure answered before the loss is missing"
     assert {e.scan_id for e in forgetting.journal} == stranded  # kept, but never sent again
+    crashes = [c for name, p in system.processes.items() for c in p.crashes[crashes_before.get(name, 0):]]
+    assert not crashes, "a recorder did not live through the Redis data loss:\n" + "\n".join(crashes)
