@@ -213,4 +213,5 @@ async def test_openapi_documents_every_api_route_and_real_answers(gateway, scena
     error = await (await gateway.post("/api/v1/scans", json={}, headers=auth)).json()
     assert set(schemas["Error"]["required"]) == set(error)
     device = await (await gateway.get("/api/v1/device", headers=auth)).json()
-    assert set(schemas["Device"]["required"]) == set(device)
+    # The live fields (durable_seq, on_site, gate_mode) are documented but optional: absent while Redis is down.
+    assert set(schemas["Device"]["required"]) <= set(device) <= set(schemas["Device"]["properties"])
