@@ -8,6 +8,9 @@ Redis `meta` is gone, since otherwise Redis holds scans Postgres has not stored 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
@@ -15,19 +18,37 @@ import redis.asyncio as aioredis
 
 from checkin.events import load_event
 from checkin.keys import Keys
+from checkin.rules import day_offset_min
 
 log = logging.getLogger(__name__)
 
+# Each volunteer's last two accepted, not annulled scans, and the check-in a last check-out closed.
 _LAST_STATE = """
-WITH last AS (
-    SELECT DISTINCT ON (s.volunteer_id) s.volunteer_id, s.scan_id, s.verdict, s.scanned_at, g.zone_id
-    FROM scans s LEFT JOIN gates g ON g.gate_id = s.gate_id
+WITH accepted AS (
+    SELECT s.volunteer_id, s.scan_id, s.verdict, s.scanned_at, s.session_scan_id, s.gate_id,
+           row_number() OVER (PARTITION BY s.volunteer_id ORDER BY s.scanned_at DESC, s.received_at DESC) AS rn
+    FROM scans s
     WHERE s.event_id = $1 AND s.volunteer_id IS NOT NULL AND s.verdict IN ('checked_in', 'checked_out')
-    ORDER BY s.volunteer_id, s.scanned_at DESC, s.received_at DESC
+      AND NOT EXISTS (SELECT 1 FROM annulments a WHERE a.scan_id = s.scan_id)
 )
-SELECT l.volunteer_id, l.scan_id, l.verdict, l.scanned_at, coalesce(l.zone_id, '') AS zone,
+SELECT l.volunteer_id, l.scan_id, l.verdict, l.scanned_at, prev.scanned_at AS prev_at,
+       l.session_scan_id, ci.scanned_at AS checkin_at, coalesce(gi.zone_id, g.zone_id, '') AS zone,
        coalesce(t.name, '') AS team, v.birth_year
-FROM last l JOIN volunteers v USING (volunteer_id) LEFT JOIN teams t USING (team_id)
+FROM accepted l
+JOIN volunteers v ON v.volunteer_id = l.volunteer_id
+LEFT JOIN teams t ON t.team_id = v.team_id
+LEFT JOIN accepted prev ON prev.volunteer_id = l.volunteer_id AND prev.rn = 2
+LEFT JOIN gates g ON g.gate_id = l.gate_id
+LEFT JOIN scans ci ON ci.scan_id = l.session_scan_id
+LEFT JOIN gates gi ON gi.gate_id = ci.gate_id
+WHERE l.rn = 1
+"""
+
+# Finished sessions, for the minutes each volunteer has served on the service day of their last scan.
+_SESSIONS = """
+SELECT s.volunteer_id, s.in_at, s.out_at FROM sessions s
+WHERE s.event_id = $1 AND s.in_at IS NOT NULL AND s.out_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM annulments a WHERE a.scan_id IN (s.checkin_scan_id, s.checkout_scan_id))
 """
 
 
@@ -35,25 +56,49 @@ def _ms(moment: object) -> int:
     return int(moment.timestamp() * 1000)  # type: ignore[attr-defined]
 
 
+def _presence(row: Any, zone: str, day: int, served: int) -> dict[str, Any]:
+    """The presence record as the scan script writes it (see checkin/lua/scan.lua)."""
+    at = _ms(row["scanned_at"])
+    record: dict[str, Any] = {"last": at, "z": zone, "dd": day, "dm": served}
+    if row["prev_at"] is not None:
+        record["pl"] = _ms(row["prev_at"])
+    if row["verdict"] == "checked_in":
+        record.update(on=1, cid=str(row["scan_id"]), cat=at)
+    else:
+        record["on"] = 0
+        if row["session_scan_id"] is not None and row["checkin_at"] is not None:
+            record.update(pcid=str(row["session_scan_id"]), pcat=_ms(row["checkin_at"]))
+    return record
+
+
 async def rebuild_live_state(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys, event_id: str) -> int:
     """Presence and counters from the scan log, then the event reloaded; returns volunteers on site."""
-    starts_on = await conn.fetchval("SELECT starts_on FROM events WHERE event_id = $1", event_id)
-    if starts_on is None:
+    event = await conn.fetchrow("SELECT starts_on, tz FROM events WHERE event_id = $1", event_id)
+    if event is None:
         raise LookupError(f"no event {event_id!r}")
-    senior_from_year = starts_on.year - 65
+    senior_from_year = event["starts_on"].year - 65
+    tz = ZoneInfo(event["tz"])
+    # The same fixed offset load_event gives the script, so service days are counted alike.
+    offset_ms = day_offset_min(event["tz"], _ms(datetime.combine(event["starts_on"], time(0), tz))) * 60_000
+
+    def day_of(ms: int) -> int:
+        return (ms + offset_ms) // 86_400_000
+
+    served: dict[tuple[str, int], int] = {}
+    for row in await conn.fetch(_SESSIONS, event_id):
+        key = (row["volunteer_id"], day_of(_ms(row["out_at"])))
+        served[key] = served.get(key, 0) + max(0, (_ms(row["out_at"]) - _ms(row["in_at"])) // 60_000)
     presence: dict[str, bytes] = {}
     counts: dict[str, int] = {}
     for row in await conn.fetch(_LAST_STATE, event_id):
-        at = _ms(row["scanned_at"])
-        if row["verdict"] == "checked_in":
-            presence[row["volunteer_id"]] = orjson.dumps(
-                {"on": 1, "last": at, "cid": str(row["scan_id"]), "cat": at, "z": row["zone"]})
+        day = day_of(_ms(row["scanned_at"]))
+        record = _presence(row, row["zone"], day, served.get((row["volunteer_id"], day), 0))
+        presence[row["volunteer_id"]] = orjson.dumps(record)
+        if record["on"]:
             for name in ("on_site", f"zone:{row['zone']}", f"team:{row['team']}"):
                 counts[name] = counts.get(name, 0) + 1
             if row["birth_year"] is not None and row["birth_year"] <= senior_from_year:
                 counts["senior"] = counts.get("senior", 0) + 1
-        else:
-            presence[row["volunteer_id"]] = orjson.dumps({"on": 0, "last": at, "z": row["zone"]})
     totals = {"checked_in": "in_total", "checked_out": "out_total", "duplicate": "dup_total", "rejected": "rej_total"}
     for row in await conn.fetch("SELECT verdict, count(*) AS n FROM scans WHERE event_id = $1 GROUP BY verdict",
                                 event_id):

@@ -40,6 +40,7 @@ FROM scans s
 LEFT JOIN gates g ON g.gate_id = s.gate_id
 LEFT JOIN cards c ON c.card_id = s.card_id
 WHERE s.event_id = $1 AND s.volunteer_id IS NOT NULL {extra}
+  AND NOT EXISTS (SELECT 1 FROM annulments a WHERE a.scan_id = s.scan_id)  -- undone at the gate
 ORDER BY s.volunteer_id, s.scanned_at, s.scan_id
 """
 _ASSIGNED = "SELECT volunteer_id, shift_id FROM assignments WHERE event_id = $1 {extra}"
