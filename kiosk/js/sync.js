@@ -5,6 +5,9 @@ import { allEntries, pruneDurable, updateEntry } from "./store.js";
 
 const BATCH = 200;
 const REPLAY_CHECK_MAX_AGE_MS = 24 * 3600 * 1000; // the gateway remembers answers for 48 h
+// An answered entry still short of durable_seq after this long is sent again (an idempotent replay):
+// if Redis lost it before it reached Postgres, only this copy can bring it back.
+const RESEND_AFTER_MS = 20 * 1000;
 
 export const scanBody = (e) => ({ scan_id: e.scan_id, card: e.card, gate_id: e.gate_id, scanned_at: e.scanned_at, seq: e.seq });
 
@@ -40,6 +43,7 @@ export class Sync {
 
   failed(err) {
     if (!(err instanceof ApiError)) throw err;
+    if (err.status === 503) this.resendHeld = true; // e.g. "rebuilding": Redis lost recent scans
     if (err.offline) this.setOnline(false);
     else if (err.status === 401 || err.status === 403) {
       this.state.unauthorized = true;
@@ -49,6 +53,7 @@ export class Sync {
 
   async applyAnswer(entry, answer) {
     entry.answered = answer.verdict || answer.error || "answered";
+    entry.answered_at = Date.now();
     await updateEntry(entry);
     if (typeof answer.on_site === "number") this.state.onSite = answer.on_site;
     if (typeof answer.durable_seq === "number") await pruneDurable(entry.device_id, answer.durable_seq);
@@ -125,6 +130,20 @@ export class Sync {
         if (results[0] && typeof results[0].durable_seq === "number") durable = results[0].durable_seq;
       }
       if (durable !== null) await pruneDurable(deviceId, durable);
+    }
+    await this.resendStale();
+  }
+
+  // Held entries that Postgres still lacks go back into the queue, in journal order.
+  async resendStale() {
+    const now = Date.now();
+    const all = this.resendHeld;
+    this.resendHeld = false;
+    for (const e of await allEntries()) {
+      if (e.answered && (all || now - (e.answered_at || 0) > RESEND_AFTER_MS)) {
+        e.answered = null;
+        await updateEntry(e);
+      }
     }
   }
 
