@@ -164,3 +164,33 @@ async def test_a_flooding_device_is_slowed_and_the_others_are_not(
     assert flooded.count(429) >= 50  # 10/s with a burst of 30 lets few of 120 quick requests through
     assert 200 in flooded
     assert calmed == [200] * 5
+
+
+async def test_slow_clients_holding_connections_do_not_stop_scans(test_config: Config, scenario: Scenario) -> None:
+    """Two hundred connections that send half a request and stall; a real kiosk is still answered."""
+    import asyncio
+
+    from aiohttp.test_utils import TestServer
+
+    server = TestServer(create_app(test_config), host="127.0.0.1")
+    await server.start_server()
+    stalled = []
+    try:
+        for _ in range(200):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"POST /api/v1/scans HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"scan")
+            await writer.drain()
+            stalled.append((reader, writer))
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            body = scenario.scan(scenario.cards[0][1], f"{scenario.event_id}-desk")
+            async with session.post(f"http://127.0.0.1:{server.port}/api/v1/scans", json=body,
+                                    headers={"Authorization": f"Bearer {scenario.device_token}"},
+                                    timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["verdict"] == "checked_in"
+    finally:
+        for _, writer in stalled:
+            writer.close()
+        await server.close()
