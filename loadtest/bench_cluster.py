@@ -211,11 +211,12 @@ class Bench:
             wall = max(1e-9, stats.last_answer - stats.first_send)
             cpu = {role: round((_cpu(pids) - cpu0[role]) / wall, 2) for role, pids in roles.items()}
             cpu["generator"] = round(stats.generator_cpu_s / wall, 2)
+            result_cpu = per_scan(cpu, stats.answered_scans / wall)
             load_after = load_average()
             system.check_alive()
             stored = await _stored(conn, redis, keys, event_ids, warm.answered_scans + stats.answered_scans)
             result = _result(topo, stats, wall, load, load_after)
-            result.update({"kiosks": kiosks, "events": event_ids, "cpu_cores_used": cpu,
+            result.update({"kiosks": kiosks, "events": event_ids, "cpu_cores_used": cpu, **result_cpu,
                            "warmup": {"seconds": args.warmup_seconds, "answered_scans": warm.answered_scans},
                            "postgres": {**stored, "sent_including_warmup": warm.sent_scans + stats.sent_scans}})
             if topo.cluster:
@@ -249,6 +250,14 @@ async def _stored(conn: asyncpg.Connection, redis: Any, keys: Keys, event_ids: l
             "stored_beyond_answered": max(0, stored - answered), "backlog_left": backlog, "by_event": by_event}
 
 
+def per_scan(cores: dict[str, float], rate: float) -> dict[str, Any]:
+    """CPU microseconds per accepted scan by role: on a shared machine this moves far less than scans/s."""
+    system = sum(v for k, v in cores.items() if k != "generator")
+    us = {k: round(1e6 * v / max(1e-9, rate)) for k, v in cores.items()}
+    return {"cpu_us_per_scan": us, "system_cores_used": round(system, 2),
+            "system_cpu_us_per_scan": round(1e6 * system / max(1e-9, rate))}
+
+
 def _result(topo: Topology, stats: PhaseStats, wall: float, load: list[float], load_after: list[float]) -> dict[str, Any]:
     lat = report.pct(stats.latencies_ms, 50, 99)
     return {"config": topo.name, "topology": topo.what, "gateways": topo.gateways, "recorders": topo.recorders,
@@ -264,7 +273,7 @@ def _result(topo: Topology, stats: PhaseStats, wall: float, load: list[float], l
 
 def table(results: dict[str, Any]) -> str:
     rows = [f"{'config':<6} {'topology':<58} {'scans/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'errors':>7}"
-            f" {'stored/answered':>16} {'load 1m':>8}"]
+            f" {'cores':>6} {'µs/scan':>8} {'stored/answered':>16} {'load 1m':>8}"]
     for r in results["configs"]:
         if "error" in r:
             rows.append(f"{r['config']:<6} failed: {r['error']}")
@@ -272,6 +281,7 @@ def table(results: dict[str, Any]) -> str:
         pg = r["postgres"]
         rows.append(f"{r['config']:<6} {r['topology']:<58} {r['accepted_per_s']:>8,} {r['latency_ms']['p50']:>7}"
                     f" {r['latency_ms']['p99']:>8} {r['failed_scans']:>7,}"
+                    f" {r['system_cores_used']:>6} {r['system_cpu_us_per_scan']:>8}"
                     f" {pg['stored']:>7,}/{pg['answered_including_warmup']:<8,} {r['load_after'][0]:>8}")
     for name, value in results["ratios"].items():
         rows.append(f"{name}: {value}")
