@@ -233,7 +233,8 @@ class Bench:
 async def _stored(conn: asyncpg.Connection, redis: Any, keys: Keys, event_ids: list[str],
                   answered: int) -> dict[str, Any]:
     """Wait (bounded) until the recorders have drained every stream; then what reached Postgres."""
-    deadline = time.perf_counter() + 120
+    began = time.perf_counter()
+    deadline = began + 120
     while True:
         backlog = 0
         for event_id in event_ids:
@@ -247,7 +248,8 @@ async def _stored(conn: asyncpg.Connection, redis: Any, keys: Keys, event_ids: l
         "SELECT event_id, count(*) AS n FROM scans WHERE event_id = any($1::text[]) GROUP BY event_id", event_ids)}
     # Scans given up on by the generator (connection closed) may be stored too: those are not "missing".
     return {"answered_including_warmup": answered, "stored": stored, "missing": max(0, answered - stored),
-            "stored_beyond_answered": max(0, stored - answered), "backlog_left": backlog, "by_event": by_event}
+            "stored_beyond_answered": max(0, stored - answered), "backlog_left": backlog, "by_event": by_event,
+            "drain_seconds": round(time.perf_counter() - began, 1)}
 
 
 def per_scan(cores: dict[str, float], rate: float) -> dict[str, Any]:
