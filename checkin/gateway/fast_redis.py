@@ -29,7 +29,8 @@ CONNECT_TIMEOUT_S = 5.0
 
 def pack(*args: str | bytes | int | float) -> bytes:
     """One command as a RESP array of bulk strings."""
-    return hiredis.pack_command(args)
+    packed: bytes = hiredis.pack_command(args)  # type: ignore[arg-type]  # the stub allows 1-tuples only
+    return packed
 
 
 def reply_error(error: hiredis.ReplyError) -> ResponseError:
