@@ -117,6 +117,7 @@ COMMAND_MODULES = [
     "checkin.cli_reconcile",
     "checkin.cli_recorder",
     "checkin.cli_ops",
+    "checkin.cli_events",
 ]
 
 
