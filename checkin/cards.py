@@ -84,11 +84,14 @@ def parse_card(text: object, public_keys: dict[str, Ed25519PublicKey]) -> CardCh
     if not match:
         return CardCheck(None, None, "invalid_card", "malformed card text")
     key_id, card_id, signature = match.groups()
+    raw_signature = _unb32(signature)
+    if _b32(raw_signature) != signature:  # the last character's spare bits must be zero: one text per card
+        return CardCheck(card_id, key_id, "invalid_card", "signature is not in canonical form")
     key = public_keys.get(key_id)
     if key is None:
         return CardCheck(card_id, key_id, "unknown_key", f"card signed with unknown key {key_id}")
     try:
-        key.verify(_unb32(signature), text.rsplit(".", 1)[0].encode("ascii"))
+        key.verify(raw_signature, text.rsplit(".", 1)[0].encode("ascii"))
     except (InvalidSignature, ValueError):
         return CardCheck(card_id, key_id, "invalid_card", "signature does not match")
     return CardCheck(card_id, key_id, None)
@@ -121,7 +124,7 @@ class CardVerifier:
         trusted = 0
         for text in texts[: self.capacity]:
             match = _CARD_RE.match(text)
-            if match and match.group(1) in self.public_keys:
+            if match and match.group(1) in self.public_keys and _b32(_unb32(match.group(3))) == match.group(3):
                 self._memo[text] = CardCheck(match.group(2), match.group(1), None)
                 trusted += 1
         return trusted

@@ -50,6 +50,20 @@ def scan(event_id: str, device: str, seq: int, verdict: str = "checked_in", *, c
                      verdict=verdict, reason=None, warnings=[], closes=closes, source="device", senior=False)
 
 
+_OWN = secrets.token_hex(3)
+
+
+@pytest.fixture
+def test_config(test_config: Config) -> Config:
+    # A key prefix of this module's own: other tests' unread streams are not in its recorders' way.
+    return replace(test_config, redis_prefix=f"{test_config.redis_prefix}:rec{_OWN}")
+
+
+@pytest.fixture
+def keys(test_config: Config) -> Keys:
+    return Keys(test_config.redis_prefix)
+
+
 @pytest.fixture
 async def event(redis_client: aioredis.Redis, keys: Keys) -> AsyncIterator[EventKeys]:
     """An event stream of its own, known to the recorder; forgotten afterwards."""

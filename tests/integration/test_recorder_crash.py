@@ -17,6 +17,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,6 +58,20 @@ def make_scans(event_id: str) -> tuple[list[ScanEntry], list[tuple[ScanEntry, Sc
         pairs.append((check_in, check_out))
         stream.extend([check_out, check_in] if i % 10 == 0 else [check_in, check_out])
     return stream, pairs
+
+
+_OWN = secrets.token_hex(3)
+
+
+@pytest.fixture
+def test_config(test_config: Config) -> Config:
+    # A key prefix of this module's own: other tests' unread streams are not in its recorders' way.
+    return replace(test_config, redis_prefix=f"{test_config.redis_prefix}:rec{_OWN}")
+
+
+@pytest.fixture
+def keys(test_config: Config) -> Keys:
+    return Keys(test_config.redis_prefix)
 
 
 class ConsumerProcess:
