@@ -14,7 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError, NoScriptError
 
 from checkin.gateway.fast_redis import FastRedis, pack
 
@@ -90,7 +90,14 @@ class ScriptBatcher:
         self.round_trips += 1
         if self.fast is not None:
             sha = self.sha
-            return await self.fast.execute([pack("EVALSHA", sha, len(keys), *keys, *args) for keys, args, _ in batch])
+            commands = [pack("EVALSHA", sha, len(keys), *keys, *args) for keys, args, _ in batch]
+            try:
+                return await self.fast.execute(commands)
+            except ConnectionError:
+                # Dropped while idle (a Redis restart, a killed client): resend once on a new connection,
+                # as redis-py's retry would. Safe because the scan script is idempotent by scan_id.
+                self.round_trips += 1
+                return await self.fast.execute(commands)
         async with self.redis.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
                 pipe.evalsha(self.sha, len(keys), *keys, *args)

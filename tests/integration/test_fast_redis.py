@@ -145,6 +145,34 @@ async def test_a_dropped_connection_fails_its_pipeline_and_the_next_call_reconne
     assert await _client_id(fast) not in (first, second)
 
 
+async def test_the_batcher_resends_once_on_a_new_connection(redis_client: aioredis.Redis) -> None:
+    batcher = ScriptBatcher(redis_client, "return ARGV[1]")
+    assert batcher.fast is not None
+    try:
+        assert await batcher.call([], ["one"]) == b"one"
+        first = await _client_id(batcher.fast)
+        conn = batcher.fast._conn
+        assert conn is not None and conn.transport is not None
+        # The server drops the idle connection before the gateway notices: the next pipeline is
+        # written to a dead socket and fails; the batcher must resend it on a new connection.
+        before = batcher.round_trips
+        conn.transport.pause_reading()
+        await redis_client.client_kill_filter(_id=first)
+        call = asyncio.create_task(batcher.call([], ["two"]))
+        for _ in range(500):  # bounded: the pipeline is written within a few loop turns
+            if conn.pending or conn.closed:
+                break
+            await asyncio.sleep(0.001)
+        assert conn.pending or conn.closed
+        if not conn.closed:
+            conn.transport.resume_reading()
+        assert await call == b"two"
+        assert batcher.round_trips - before == 2  # on the dead connection, then on a new one
+        assert await _client_id(batcher.fast) != first
+    finally:
+        await batcher.close()
+
+
 async def test_a_server_that_is_gone_is_a_redis_error(redis_prefix: str) -> None:
     from checkin.servers import free_port
 
