@@ -158,6 +158,20 @@ async def cards_list(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connec
     return 0
 
 
+async def cards_link(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                     redis: aioredis.Redis, keys: Keys) -> int:
+    from checkin import card_links
+
+    if args.revoke:
+        print(f"{await card_links.revoke_links(conn, args.volunteer)} link(s) of {args.volunteer} revoked")
+        return 0
+    token, card_id = await card_links.create_link(conn, args.volunteer)
+    base = args.base_url or f"http://{cfg.host}:{cfg.gateway_port}"
+    print(f"card {card_id} of {args.volunteer}; send this link (it is shown only once):")
+    print(card_links.card_url(base, token))
+    return 0
+
+
 async def cards_print(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
                       redis: aioredis.Redis, keys: Keys) -> int:
     from checkin.card_print import PrintCard, cards_pdf
@@ -247,6 +261,11 @@ def add_parsers(sub: Any, run: Command) -> None:
     p = leaf(cards, "list", cards_list, "list cards")
     p.add_argument("--volunteer")
     p.add_argument("--limit", type=int, default=100)
+
+    p = leaf(cards, "link", cards_link, "a personal link that shows the card's QR on the volunteer's phone")
+    p.add_argument("volunteer")
+    p.add_argument("--base-url", help="how phones reach the gateway, e.g. https://checkin.example.tw")
+    p.add_argument("--revoke", action="store_true", help="stop the volunteer's links instead (the card still works)")
 
     p = leaf(cards, "print", cards_print, "an A4 PDF of an event's cards, with names and cut marks")
     p.add_argument("--event", required=True)

@@ -23,6 +23,7 @@ ROUTE_MODULES = [
     "checkin.gateway.office",
     "checkin.gateway.operations",
     "checkin.gateway.metrics",
+    "checkin.gateway.card_link",
 ]
 
 
