@@ -263,8 +263,8 @@ def parse_plan(data: bytes | str) -> ParsedPlan:
     for path, item in c.items(root, "zones", required=True):
         c.obj(item, path, {"id", "name"})
         zone_id, name = c.text(item, "id", path, ident=True), c.text(item, "name", path)
-        if c.unique(seen, zone_id, path, "zone") and name is not None:
-            zones[zone_id] = ZoneSpec(zone_id, name)  # type: ignore[index]
+        if c.unique(seen, zone_id, path, "zone") and zone_id is not None and name is not None:
+            zones[zone_id] = ZoneSpec(zone_id, name)
 
     def zone_of(item: dict[str, Any], path: str) -> str | None:
         zone_id = c.text(item, "zone_id", path, ident=True)
