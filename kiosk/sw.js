@@ -14,7 +14,8 @@ self.addEventListener("install", (event) => {
 
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
-    for (const name of await caches.keys()) if (name !== CACHE) await caches.delete(name);
+    // Only our own older versions: the digital card page keeps its offline copy in a cache of its own.
+    for (const name of await caches.keys()) if (name.startsWith("checkin-kiosk-") && name !== CACHE) await caches.delete(name);
     await self.clients.claim();
   })());
 });
