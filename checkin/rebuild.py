@@ -7,6 +7,7 @@ Redis `meta` is gone, since otherwise Redis holds scans Postgres has not stored 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, time
 from typing import Any
@@ -15,12 +16,14 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from checkin.events import load_event
 from checkin.keys import Keys
 from checkin.rules import day_offset_min
 
 log = logging.getLogger(__name__)
+LOCK_MS = 20_000
 
 # Each volunteer's last two accepted, not annulled scans, and the check-in a last check-out closed.
 _LAST_STATE = """
@@ -124,7 +127,8 @@ async def rebuild_if_lost(conn: asyncpg.Connection, redis: aioredis.Redis, keys:
     """
     ev = keys.event(event_id)
     lock = f"{ev.meta}:rebuilding"
-    if not await redis.set(lock, "1", nx=True, px=120_000):
+    # Short-lived: a rebuild that died half way (Redis restarting under it) must not block the next try for long.
+    if not await redis.set(lock, "1", nx=True, px=LOCK_MS):
         return False
     try:
         if await redis.exists(ev.meta):
@@ -132,7 +136,8 @@ async def rebuild_if_lost(conn: asyncpg.Connection, redis: aioredis.Redis, keys:
         await rebuild_live_state(conn, redis, keys, event_id)
         return True
     finally:
-        await redis.delete(lock)
+        with contextlib.suppress(RedisError):
+            await redis.delete(lock)
 
 
 async def ensure_loaded(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys) -> list[str]:

@@ -10,6 +10,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 CLUSTER_SCHEME = "redis+cluster://"
 
@@ -23,7 +27,12 @@ def create_redis(url: str, *, max_connections: int = 64) -> Any:
     # decode_responses stays off: stream fields are decoded once, where they are parsed.
     if is_cluster_url(url):
         return RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME):], max_connections=max_connections)
-    return aioredis.Redis.from_url(url, max_connections=max_connections, health_check_interval=30)
+    # After a Redis restart every pooled connection is dead; a command retries on a fresh one instead of
+    # failing (callers' commands are idempotent or re-checked), and gives up quickly while Redis is down.
+    return aioredis.Redis.from_url(
+        url, max_connections=max_connections, health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError])
 
 
 def is_cluster(client: Any) -> bool:
