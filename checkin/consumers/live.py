@@ -119,7 +119,7 @@ async def _pump(connection: ServerConnection, sub: Subscriber, closed: asyncio.T
             message.cancel()
             return
         try:
-            await connection.send(message.result().decode())
+            await connection.send(message.result(), text=True)  # JSON bytes as a text frame, no re-encoding
         except Exception:  # the client went away mid-send
             return
 
