@@ -25,7 +25,7 @@ class Config:
     embedded_redis_port: int = 6390
     signing_key_path: Path | None = None  # default: <data_dir>/keys/signing.key
     gateway_workers: int = 2
-    recorder_batch: int = 1000
+    recorder_batch: int = 5000  # the most one read takes; a quiet stream gives small batches anyway
     recorder_block_ms: int = 200
     recorder_claim_idle_ms: int = 30_000
     recorder_max_deliveries: int = 5
