@@ -52,29 +52,18 @@ def cmd_gateway(cfg: Config, args: argparse.Namespace) -> int:
 
         _run_async(lambda: serve(cfg))
         return 0
-    from checkin.supervisor import Children, check_port
+    import os
+
+    from checkin.supervisor import Children, StopFlag, check_port, watch_until_stopped
 
     check_port(cfg.host, cfg.gateway_port, "gateway")
-    import os
-    import signal
-    import time
-
     children = Children({**os.environ, "CHECKIN_POSTGRES_URL": cfg.postgres_url or "",
                          "CHECKIN_REDIS_URL": cfg.redis_url or ""})
-    stopping = False
-
-    def _stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopFlag()
     for i in range(args.workers or cfg.gateway_workers):
         children.start(["gateway", "--single", "--name", f"gw{i}"])
     try:
-        while not stopping:
-            time.sleep(0.5)
-            children.watch()
+        watch_until_stopped(children, stop)
     finally:
         children.stop()
     return 0

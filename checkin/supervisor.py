@@ -104,6 +104,24 @@ class Children:
                 proc.wait()
 
 
+class StopFlag:
+    """Set by SIGINT or SIGTERM: the supervising loop ends, then the children are stopped in order."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+
+def watch_until_stopped(children: Children, stop: StopFlag) -> None:
+    while not stop.stopping:
+        time.sleep(0.5)
+        children.watch()
+
+
 def _wait_ready(url: str, seconds: float = 30) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -151,14 +169,7 @@ def up(config: Config, *, demo: bool = True) -> int:
     check_port(config.host, config.gateway_port, "gateway")
     check_port(config.host, config.live_port, "live")
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    stopping = False
-
-    def _stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopFlag()
     with embedded_servers(config.data_dir, postgres_url=config.postgres_url, redis_url=config.redis_url,
                           redis_port=config.embedded_redis_port) as (pg_url, redis_url):
         config = config.with_urls(pg_url, redis_url)
@@ -176,9 +187,7 @@ def up(config: Config, *, demo: bool = True) -> int:
                 log.error("the gateway did not become ready within 30 s")
                 return 1
             print(banner(config, demo_info), flush=True)
-            while not stopping:
-                time.sleep(0.5)
-                children.watch()
+            watch_until_stopped(children, stop)
         finally:
             children.stop()
             with contextlib.suppress(FileNotFoundError):

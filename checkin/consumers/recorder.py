@@ -407,10 +407,11 @@ class Recorder:
                 await backoff.sleep(self._stopping)
                 continue
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                # NOGROUP: the stream or group is gone; UNBLOCKED: it was deleted while we waited on it
+                # (Redis 7). Either way Redis lost it (a restart without persistence): make the groups again.
+                if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                     await queue.put(exc)
                     return
-                # Redis lost the stream (restart without persistence): make the groups again and go on.
                 log.warning("consumer group gone (%s); creating it again", exc)
                 self._groups.clear()
                 own.clear()
