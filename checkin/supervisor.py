@@ -119,7 +119,8 @@ class StopFlag:
 def watch_until_stopped(children: Children, stop: StopFlag) -> None:
     while not stop.stopping:
         time.sleep(0.5)
-        children.watch()
+        if not stop.stopping:  # a Ctrl-C reaches the children too: they are stopping, not crashed
+            children.watch()
 
 
 def _wait_ready(url: str, seconds: float = 30) -> bool:
