@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -92,6 +93,27 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()  # type: ignore[attr-defined]
             self._server = None
+        self._stop_postmaster()
+
+    def _stop_postmaster(self, timeout: float = 15) -> None:
+        """Make sure the server is gone: the package skips its own stop when it believes another process
+        still holds a handle on the same data folder, which left servers running after test sessions."""
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            # Only our postmaster: a stale pid file may name a process that has since been reused.
+            if str(self.pgdata).encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return
+            os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+        except (OSError, IndexError, ValueError):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 class EmbeddedValkey:
