@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 
 from aiohttp import web
@@ -22,7 +21,6 @@ ROUTE_MODULES = [
     "checkin.gateway.openapi",
     "checkin.gateway.office",
     "checkin.gateway.operations",
-    "checkin.gateway.metrics",
     "checkin.gateway.card_link",
 ]
 
@@ -34,8 +32,7 @@ def setup_routes(app: web.Application, kiosk: Path) -> None:
     app.router.add_post("/api/v1/scans/batch", scans.post_batch)
     app.router.add_get("/api/v1/events/{event_id}/headcount", coordinator.get_headcount)
     for name in ROUTE_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).setup(app)
+        importlib.import_module(name).setup(app)
     if kiosk.is_dir():
         app.router.add_get("/", _home)
         index = kiosk / "index.html"  # the static route lists no folders; /kiosk/ is the kiosk page itself
