@@ -1,4 +1,4 @@
-"""`checkin reconcile|export|correct|approve|anomalies`: the office's post-event commands."""
+"""`checkin reconcile|export|correct|approve|accept-record|anomalies`: the office's post-event commands."""
 
 from __future__ import annotations
 
@@ -59,6 +59,8 @@ async def cmd_export(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connec
     if args.out:
         exports.write_csv(args.out, header, rows)
         print(f"wrote {len(rows):,} row(s) to {args.out} (UTF-8 with BOM)")
+        if args.kind == "records" and (left_out := len(exports.excluded_rows(results, members))):
+            print(f"{left_out:,} service day(s) left out (untrained or uninsured): see `checkin export excluded`")
     if args.kind == "summary":
         _out(exports.summary_json(exports.event_summary(results, members, year)))
     elif not args.out:
@@ -100,6 +102,25 @@ async def cmd_approve(cfg: Config, args: argparse.Namespace, conn: asyncpg.Conne
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--day must be YYYY-MM-DD; got {text!r}") from None
+
+
+async def cmd_accept_record(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                            redis: aioredis.Redis, keys: Keys) -> int:
+    day = _day(args.day)
+    try:
+        await reconcile.accept_record(conn, args.event, args.volunteer, day, args.actor, args.reason)
+    except reconcile.NotAllowed as refused:
+        print(f"checkin: refused: {refused}", file=sys.stderr)
+        return 1
+    print(f"{args.volunteer} {day}: accepted into the record book by {args.actor}")
+    return 0
+
+
 async def cmd_anomalies(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
                         redis: aioredis.Redis, keys: Keys) -> int:
     await _require_event(conn, args.event)
@@ -122,8 +143,8 @@ def add_parsers(sub: Any, run: Any) -> None:
     p = leaf("reconcile", cmd_reconcile, "derive every volunteer's hours from the scan log; totals and anomalies")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = leaf("export", cmd_export, "CSV (UTF-8 with BOM): record-book lines, team days, company hours, summary")
-    p.add_argument("kind", choices=exports.KINDS)
+    p = leaf("export", cmd_export, "CSV (UTF-8 with BOM): record-book lines, team days, company hours, summary, excluded record days")
+    p.add_argument("kind", choices=exports.ALL_KINDS)
     p.add_argument("--out", help="the CSV file to write (summary also prints its figures)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -140,6 +161,13 @@ def add_parsers(sub: Any, run: Any) -> None:
     p.add_argument("--team", required=True)
     p.add_argument("--day", required=True, help="service day, YYYY-MM-DD")
     p.add_argument("--actor", required=True, help="user id of the admin or coordinator approving")
+
+    p = leaf("accept-record", cmd_accept_record,
+             "let an untrained or uninsured volunteer's service day into the record book (admin, audited)")
+    p.add_argument("--volunteer", required=True)
+    p.add_argument("--day", required=True, help="service day, YYYY-MM-DD")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--actor", required=True, help="user id of the admin accepting")
 
     p = leaf("anomalies", cmd_anomalies, "list open anomalies with their evidence (scan ids)")
     p.add_argument("--kind", help="only this kind, e.g. missing_checkout")

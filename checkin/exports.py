@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from checkin.hours import EventSummary, Profile, VolunteerHours, summarize
+from checkin.record_rules import REASON_NAMES, RecordFacts, decide
 
 BOM = "\ufeff".encode()
 
@@ -31,6 +32,8 @@ class Member:
     company: str | None = None  # 企業志工: the company they serve for
     category: str = "general"
     birth_year: int | None = None
+    record: RecordFacts | None = None  # training and insurance, when the event enforces the record rules
+    accepted_days: frozenset[date] = frozenset()  # days an admin let into the record book regardless
 
 
 def _unknown(volunteer_id: str) -> Member:
@@ -46,14 +49,34 @@ RECORD_HEADER = ("姓名", "紀錄冊編號", "服務日期", "服務時數", "�
 
 
 def record_rows(results: Iterable[VolunteerHours], members: Mapping[str, Member]) -> list[tuple[str, ...]]:
-    """One line per volunteer and service day with credited time (志願服務紀錄冊), by day, book number, name."""
+    """One line per volunteer and service day with credited time (志願服務紀錄冊), by day, book number, name.
+
+    Days the record rules leave out (untrained, uninsured, not accepted) are not here: see excluded_rows.
+    """
     rows: list[tuple[str, ...]] = []
     for r in results:
         m = members.get(r.volunteer_id) or _unknown(r.volunteer_id)
         for d in r.days:
-            if d.minutes > 0:
+            if d.minutes > 0 and decide(m.record, d.day, m.accepted_days).counts:
                 rows.append((m.name, m.record_book_no or "", d.day.isoformat(), hours_text(d.minutes),
                              m.service_content, m.unit))
+    rows.sort(key=lambda row: (row[2], row[1], row[0]))
+    return rows
+
+
+EXCLUDED_HEADER = ("姓名", "紀錄冊編號", "服務日期", "服務時數", "原因代碼", "原因")
+
+
+def excluded_rows(results: Iterable[VolunteerHours], members: Mapping[str, Member]) -> list[tuple[str, ...]]:
+    """The service days with credited time that the record book leaves out, with the reasons; like record_rows."""
+    rows: list[tuple[str, ...]] = []
+    for r in results:
+        m = members.get(r.volunteer_id) or _unknown(r.volunteer_id)
+        for d in r.days:
+            decision = decide(m.record, d.day, m.accepted_days)
+            if d.minutes > 0 and not decision.counts:
+                rows.append((m.name, m.record_book_no or "", d.day.isoformat(), hours_text(d.minutes),
+                             " ".join(decision.reasons), "、".join(REASON_NAMES[x] for x in decision.reasons)))
     rows.sort(key=lambda row: (row[2], row[1], row[0]))
     return rows
 
@@ -178,19 +201,22 @@ def write_csv(path: Path | str, header: Sequence[str], rows: Sequence[Sequence[s
 
 
 KINDS = ("records", "teams", "companies", "summary")
+ALL_KINDS = (*KINDS, "excluded")  # excluded: the record-book days left out, with the reason
 
 
 def table(
     kind: str, results: Sequence[VolunteerHours], members: Mapping[str, Member],
     approved: Collection[tuple[str, date]], year: int,
 ) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """The header and rows of one export by its name (one of KINDS)."""
+    """The header and rows of one export by its name (one of ALL_KINDS)."""
     if kind == "records":
         return RECORD_HEADER, record_rows(results, members)
+    if kind == "excluded":
+        return EXCLUDED_HEADER, excluded_rows(results, members)
     if kind == "teams":
         return TEAM_HEADER, team_rows(results, members, approved)
     if kind == "companies":
         return COMPANY_HEADER, company_rows(results, members)
     if kind == "summary":
         return SUMMARY_HEADER, summary_rows(event_summary(results, members, year))
-    raise ValueError(f"export must be one of {', '.join(KINDS)}; got {kind!r}")
+    raise ValueError(f"export must be one of {', '.join(ALL_KINDS)}; got {kind!r}")

@@ -32,6 +32,7 @@ from checkin.hours import (
     derive_hours,
     service_day,
 )
+from checkin.record_rules import RecordFacts
 
 _SCANS = """
 SELECT s.scan_id::text, s.volunteer_id, s.scanned_at, s.verdict, s.gate_id, g.zone_id, s.warnings,
@@ -343,9 +344,10 @@ async def load_members(
 ) -> dict[str, Member]:
     """Roster facts of everyone the event concerns (assigned, scanned, or given an added session),
     or of the volunteers named."""
-    event_name = await conn.fetchval("SELECT name FROM events WHERE event_id = $1", event_id)
-    if event_name is None:
+    event = await conn.fetchrow("SELECT name, policy->>'record_rules' FROM events WHERE event_id = $1", event_id)
+    if event is None:
         raise LookupError(f"no event {event_id!r}")
+    event_name, enforce = event[0], event[1] == "enforce"
     who = ("SELECT volunteer_id FROM assignments WHERE event_id = $1"
            " UNION SELECT volunteer_id FROM scans WHERE event_id = $1 AND volunteer_id IS NOT NULL"
            " UNION SELECT volunteer_id FROM corrections WHERE event_id = $1")
@@ -354,12 +356,47 @@ async def load_members(
         who, args = "SELECT unnest($2::text[])", (event_id, list(volunteer_ids))
     rows = await conn.fetch(
         "SELECT v.volunteer_id, v.name, v.record_book_no, coalesce(u.name, ''), t.name, v.team_id, v.company,"
-        " v.category, v.birth_year, $1::text FROM volunteers v"  # $1 named even when `who` does not use it
+        " v.category, v.birth_year, v.training_basic, v.training_special, v.insured_from, v.insured_to,"
+        " $1::text FROM volunteers v"  # $1 named even when `who` does not use it
         " LEFT JOIN teams t ON t.team_id = v.team_id LEFT JOIN units u ON u.unit_id = t.unit_id"
         f" WHERE v.volunteer_id IN ({who})", *args,
     )
+    accepted: dict[str, set[date]] = {}
+    if enforce:
+        for vid, day in await conn.fetch("SELECT volunteer_id, day FROM acceptances WHERE event_id = $1", event_id):
+            accepted.setdefault(vid, set()).add(day)
     return {r[0]: Member(r[1], r[2], r[3], f"{event_name} {r[4]}" if r[4] else str(event_name),
-                         r[5], r[4] or "", r[6], r[7], r[8]) for r in rows}
+                         r[5], r[4] or "", r[6], r[7], r[8],
+                         RecordFacts(r[9], r[10], r[11], r[12]) if enforce else None,
+                         frozenset(accepted.get(r[0], ()))) for r in rows}
+
+
+async def accept_record(
+    conn: asyncpg.Connection, event_id: str, volunteer_id: str, day: date, actor: str, reason: str,
+) -> None:
+    """Let a volunteer's service day into the record book although untrained or uninsured (admin only, audited).
+
+    NotAllowed (the refusal audited) for anyone but an admin; ValueError without a reason; LookupError for an
+    unknown event or volunteer. Accepting twice adds a second row: acceptances are append-only.
+    """
+    if not reason.strip():
+        raise ValueError("an acceptance needs a reason")
+    detail = {"volunteer_id": volunteer_id, "day": day.isoformat(), "reason": reason}
+    async with conn.transaction():
+        if not await is_admin(conn, actor):
+            await _audit(conn, actor, "record_accept_refused", event_id, f"{volunteer_id}/{day}", detail)
+            refused = NotAllowed(f"only an admin may accept record-book hours; {actor!r} is not one")
+        else:
+            refused = None
+            if await conn.fetchval("SELECT 1 FROM events WHERE event_id = $1", event_id) is None:
+                raise LookupError(f"no event {event_id!r}")
+            if await conn.fetchval("SELECT 1 FROM volunteers WHERE volunteer_id = $1", volunteer_id) is None:
+                raise LookupError(f"no volunteer {volunteer_id!r}")
+            await conn.execute("INSERT INTO acceptances (event_id, volunteer_id, day, reason, actor)"
+                               " VALUES ($1, $2, $3, $4, $5)", event_id, volunteer_id, day, reason, actor)
+            await _audit(conn, actor, "record_accept", event_id, f"{volunteer_id}/{day}", detail)
+    if refused is not None:
+        raise refused
 
 
 load_record_entries = load_members
