@@ -1,8 +1,9 @@
-"""`checkin reconcile|export|correct|approve|accept-record|anomalies`: the office's post-event commands."""
+"""`checkin reconcile|export|correct|approve|accept-record|anomalies|honors`: the office's post-event commands."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from collections import Counter
@@ -13,9 +14,10 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
-from checkin import exports, reconcile
+from checkin import exports, honors, reconcile
 from checkin.config import Config
 from checkin.keys import Keys
+from checkin.record_rules import decide
 
 
 def _out(data: Any) -> None:
@@ -133,6 +135,34 @@ async def cmd_anomalies(cfg: Config, args: argparse.Namespace, conn: asyncpg.Con
     return 0
 
 
+async def cmd_honors(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                     redis: aioredis.Redis, keys: Keys) -> int:
+    """Honor card and hour tiers over the record-book lines of every event (or those named), as CSV."""
+    tiers = honors.parse_tiers(args.tiers)
+    event_ids = [e.strip() for e in args.events.split(",") if e.strip()] if args.events else [
+        r[0] for r in await conn.fetch("SELECT event_id FROM events ORDER BY starts_on, event_id")]
+    services: list[honors.Service] = []
+    names: dict[str, tuple[str, str]] = {}
+    for event_id in event_ids:
+        await _require_event(conn, event_id)
+        members = await reconcile.load_members(conn, event_id)
+        for r in await reconcile.reconcile_event(conn, event_id, progress=not args.quiet):
+            m = members.get(r.volunteer_id)
+            if m is not None:
+                names[r.volunteer_id] = (m.name, m.record_book_no or "")
+            services += [honors.Service(r.volunteer_id, d.day, d.minutes, event_id) for d in r.days
+                         if d.minutes > 0 and (m is None or decide(m.record, d.day, m.accepted_days).counts)]
+    rows = honors.honor_rows(honors.honors(services, tiers), names)
+    if args.out:
+        exports.write_csv(args.out, honors.HONOR_HEADER, rows)
+        print(f"wrote {len(rows):,} award(s) to {args.out} (UTF-8 with BOM)")
+    else:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(honors.HONOR_HEADER)
+        writer.writerows(rows)
+    return 0
+
+
 def add_parsers(sub: Any, run: Any) -> None:
     def leaf(name: str, action: Any, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
@@ -172,4 +202,11 @@ def add_parsers(sub: Any, run: Any) -> None:
     p = leaf("anomalies", cmd_anomalies, "list open anomalies with their evidence (scan ids)")
     p.add_argument("--kind", help="only this kind, e.g. missing_checkout")
     p.add_argument("--all", action="store_true", help="resolved ones too")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("honors", help="who reached the honor card (3 years, 300 hours) and hour tiers, across events")
+    p.set_defaults(func=run, action=cmd_honors)
+    p.add_argument("--tiers", default=",".join(map(str, honors.DEFAULT_TIERS)), help="hours, e.g. 1500,2000,2500")
+    p.add_argument("--events", help="comma-separated event ids (default: every event)")
+    p.add_argument("--out", help="write a CSV file (UTF-8 with BOM) instead of printing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -100,3 +100,13 @@ async def test_without_the_policy_the_record_book_is_unchanged(conn: asyncpg.Con
     await add_scan(conn, ev, ev.volunteers[0], t(9))
     await add_scan(conn, ev, ev.volunteers[0], t(12), "checked_out")
     assert len(await _export(conn, ev, "records", tmp_path / "r.csv")) == 1
+
+
+async def test_honors_count_only_record_book_hours(conn: asyncpg.Connection, capsys: pytest.CaptureFixture[str]) -> None:
+    ev, _ = await _enforced_event(conn)
+    args = argparse.Namespace(tiers="1,4", events=ev.event_id, out=None, quiet=True)
+    assert await cli.cmd_honors(None, args, conn, None, None) == 0  # type: ignore[arg-type]
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows[0][:4] == ["volunteer_id", "姓名", "紀錄冊編號", "award"]
+    # only the trained and insured volunteer's 3 hours count: the 1-hour tier, not the 4-hour one nor the card
+    assert [(r[1], r[3], r[4], r[5]) for r in rows[1:]] == [("志工0", "hours_1", "2024-02-24", "3")]
