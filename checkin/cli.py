@@ -107,6 +107,7 @@ COMMAND_MODULES = [
     "checkin.cli_recorder",
     "checkin.cli_ops",
     "checkin.cli_events",
+    "checkin.cli_pii",
 ]
 
 

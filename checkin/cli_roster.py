@@ -37,7 +37,7 @@ async def roster_import(cfg: Config, args: argparse.Namespace, conn: asyncpg.Con
             print(f"  line {problem.line}, column {problem.column}: {problem.message}", file=sys.stderr)
         return 1
     try:
-        report = await import_roster(conn, parsed.rows, progress=True)
+        report = await import_roster(conn, parsed.rows, progress=True, key_path=cfg.pii_key_path)
     except RosterConflict as conflict:
         print(f"{path}: refused, nothing was imported:", file=sys.stderr)
         for problem in conflict.problems:

@@ -43,6 +43,11 @@ class Config:
         return self.signing_key_path or self.data_dir / "keys" / "signing.key"
 
     @property
+    def pii_key_path(self) -> Path:
+        """The AES key national ID numbers are encrypted with (checkin/pii.py)."""
+        return self.data_dir / "keys" / "pii.key"
+
+    @property
     def embedded(self) -> bool:
         return self.postgres_url is None or self.redis_url is None
 

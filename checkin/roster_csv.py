@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from checkin.pii import check_national_id
+
 MAX_PROBLEMS = 1_000  # past this a file is clearly not a roster; listing more helps no one
 MAX_CELL = 200
 
@@ -34,6 +36,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "training_special": ("特殊訓練", "training_special"),
     "team_id": ("志工隊編號", "team_id"),
     "unit_id": ("運用單位編號", "unit_id"),
+    "national_id": ("身分證字號", "national_id"),
 }
 REQUIRED = ("name", "team", "unit")
 _HEADER_ALIASES = {alias.lower(): canon for canon, aliases in COLUMNS.items() for alias in aliases}
@@ -74,6 +77,8 @@ class RosterRow:
     training_special: bool = False
     team_id: str | None = None
     unit_id: str | None = None
+    # plaintext only in memory (encrypted before it is stored), and kept out of reprs, logs and tracebacks
+    national_id: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,13 @@ def _phone(text: str) -> str:
     return text
 
 
+def _national_id(text: str) -> str:
+    try:
+        return check_national_id(text)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
+
+
 def _text(text: str) -> str:
     return text
 
@@ -152,7 +164,7 @@ _CONVERT: dict[str, Callable[[str], object]] = {
     "volunteer_id": _ident, "name": _text, "team": _text, "unit": _text, "birth_year": _birth_year,
     "category": _category, "company": _text, "record_book_no": _ident, "phone": _phone,
     "insured_from": parse_date, "insured_to": parse_date, "training_basic": _bool,
-    "training_special": _bool, "team_id": _ident, "unit_id": _ident,
+    "training_special": _bool, "team_id": _ident, "unit_id": _ident, "national_id": _national_id,
 }
 
 

@@ -12,10 +12,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 from tqdm import tqdm
 
+from checkin import pii
 from checkin.roster_csv import Problem, RosterRow
 from checkin.synth import Roster
 
@@ -24,7 +26,7 @@ Progress = Callable[[int], object]
 
 _VOLUNTEER_COLUMNS = ("volunteer_id", "name", "team_id", "birth_year", "category", "company",
                       "record_book_no", "phone", "insured_from", "insured_to", "training_basic",
-                      "training_special")
+                      "training_special", "national_id_enc", "national_id_mask")
 
 
 @dataclass(frozen=True)
@@ -125,15 +127,44 @@ async def _merge(conn: asyncpg.Connection, table: str, key: str, columns: Sequen
     return row["inserted"], row["updated"]
 
 
+async def _national_ids(conn: asyncpg.Connection, rows: Sequence[RosterRow], volunteer_ids: Sequence[str],
+                        key_path: Path | None) -> list[tuple[bytes | None, str | None]]:
+    """(ciphertext, mask) per row. An unchanged ID keeps its stored ciphertext: the nonce is random, and
+    a fresh one would make re-importing the same file look like a change."""
+    if not any(r.national_id for r in rows):
+        return [(None, None)] * len(rows)
+    if key_path is None:
+        raise ValueError("the roster has national IDs: import it with the PII key (Config.pii_key_path)")
+    key = pii.load_or_create_key(key_path)
+    stored = dict(await conn.fetch(
+        "SELECT volunteer_id, national_id_enc FROM volunteers"
+        " WHERE volunteer_id = ANY($1::text[]) AND national_id_enc IS NOT NULL", list(volunteer_ids)))
+    found: list[tuple[bytes | None, str | None]] = []
+    for vid, row in zip(volunteer_ids, rows, strict=True):
+        if row.national_id is None:
+            found.append((None, None))
+            continue
+        old = stored.get(vid)
+        try:
+            same = old is not None and pii.decrypt(key, old, vid) == row.national_id
+        except pii.DecryptError:
+            same = False  # another key's or damaged: replace it
+        found.append((old if same else pii.encrypt(key, row.national_id, vid), pii.mask(row.national_id)))
+    return found
+
+
 def _counts(total: int, inserted_updated: tuple[int, int]) -> Counts:
     inserted, updated = inserted_updated
     return Counts(inserted, updated, total - inserted - updated)
 
 
 async def import_roster(
-    conn: asyncpg.Connection, rows: Sequence[RosterRow], progress: Progress | bool | None = None
+    conn: asyncpg.Connection, rows: Sequence[RosterRow], progress: Progress | bool | None = None,
+    key_path: Path | None = None,
 ) -> ImportReport:
-    """Upsert parsed roster rows; progress=True shows a tqdm bar on stderr, a callable gets row counts."""
+    """Upsert parsed roster rows; progress=True shows a tqdm bar on stderr, a callable gets row counts.
+
+    Rows with national IDs need key_path (the PII key, created on first use); they are stored encrypted."""
     started = time.perf_counter()
     bar = None
     if progress is True:
@@ -146,6 +177,7 @@ async def import_roster(
             unit_ids = await _resolve_units(conn, rows)
             team_ids = await _resolve_teams(conn, rows)
             volunteer_ids = await _resolve_volunteers(conn, rows)
+            national_ids = await _national_ids(conn, rows, volunteer_ids, key_path)
             for table in ("units", "teams", "volunteers"):
                 await conn.execute(
                     f"CREATE TEMP TABLE tmp_{table} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
@@ -159,8 +191,9 @@ async def import_roster(
                 chunk = rows[start:start + COPY_CHUNK]
                 records = [
                     (vid, r.name, team_ids[r.team], r.birth_year, r.category, r.company, r.record_book_no,
-                     r.phone, r.insured_from, r.insured_to, r.training_basic, r.training_special)
-                    for vid, r in zip(volunteer_ids[start:start + COPY_CHUNK], chunk, strict=True)
+                     r.phone, r.insured_from, r.insured_to, r.training_basic, r.training_special, *nid)
+                    for vid, r, nid in zip(volunteer_ids[start:start + COPY_CHUNK], chunk,
+                                           national_ids[start:start + COPY_CHUNK], strict=True)
                 ]
                 await conn.copy_records_to_table("tmp_volunteers", records=records,
                                                  columns=_VOLUNTEER_COLUMNS)
