@@ -14,18 +14,15 @@ import redis.asyncio as aioredis
 
 from checkin import accounts, card_store, events
 from checkin.cards import load_or_create_private_key
-from checkin.config import Config, ConfigError
-from checkin.db import migrate
+from checkin.config import Config
+from checkin.db import connect, migrate
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
 
 
 @asynccontextmanager
 async def connections(cfg: Config) -> AsyncIterator[tuple[asyncpg.Connection, aioredis.Redis]]:
-    try:
-        conn = await asyncpg.connect(cfg.postgres_url, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ConfigError(f"cannot reach Postgres at {cfg.postgres_url}: {exc}") from None
+    conn = await connect(cfg.postgres_url)
     redis = create_redis(cfg.redis_url or "")
     try:
         yield conn, redis
@@ -38,10 +35,7 @@ async def migrate_cmd(cfg: Config) -> int:
     from checkin.runtime import resolve
 
     cfg = resolve(cfg)
-    try:
-        conn = await asyncpg.connect(cfg.postgres_url, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ConfigError(f"cannot reach Postgres at {cfg.postgres_url}: {exc}") from None
+    conn = await connect(cfg.postgres_url)
     try:
         applied = await migrate(conn)
     finally:

@@ -7,6 +7,8 @@ from importlib import resources
 
 import asyncpg
 
+from checkin.config import ConfigError
+
 log = logging.getLogger(__name__)
 
 # Serialises migrators: two processes starting at once must not both apply a file.
@@ -17,6 +19,14 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asy
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=60)
     assert pool is not None
     return pool
+
+
+async def connect(url: str | None) -> asyncpg.Connection:
+    """One connection for a command; an unreachable server is a one-line ConfigError, not a traceback."""
+    try:
+        return await asyncpg.connect(url, timeout=10)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach Postgres at {url}: {exc}") from None
 
 
 def migration_files() -> list[tuple[str, str]]:

@@ -13,13 +13,12 @@ import sys
 import time
 import urllib.request
 
-import asyncpg
 import orjson
 
 from checkin import events
 from checkin.cards import load_or_create_private_key
 from checkin.config import Config, ConfigError
-from checkin.db import migrate
+from checkin.db import connect, migrate
 from checkin.demo import seed_demo
 from checkin.keys import Keys
 from checkin.rebuild import ensure_loaded
@@ -42,10 +41,7 @@ def check_port(host: str, port: int, what: str) -> None:
 
 async def prepare(config: Config, demo: bool) -> dict[str, object] | None:
     """Migrate, reload every open event into Redis, and seed the demo on a fresh database."""
-    try:
-        conn = await asyncpg.connect(config.postgres_url, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ConfigError(f"cannot reach Postgres at {config.postgres_url}: {exc}") from None
+    conn = await connect(config.postgres_url)
     redis = create_redis(config.redis_url or "")
     try:
         try:
