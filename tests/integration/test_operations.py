@@ -18,7 +18,7 @@ from checkin.config import Config
 from checkin.enrollment import create_code
 from checkin.gateway.app import create_app
 from checkin.keys import Keys
-from checkin.operations import add_team_lead
+from checkin.operations import add_team_lead, pin_matches
 from checkin.rules import Policy
 from tests.factories import Scenario, make_event
 
@@ -364,7 +364,9 @@ async def test_kiosk_pin_set_at_enrollment(client: TestClient, ops_event: Scenar
     enrolled = await resp.json()
     assert enrolled["pin_set"]
     stored = await pg_pool.fetchval("SELECT pin_hash FROM devices WHERE device_id = $1", enrolled["device_id"])
-    assert stored and "2468" not in stored
+    # Stored as a salted PBKDF2 hash that checks the PIN, never as the PIN itself.
+    assert stored.startswith("pbkdf2-sha256$") and stored != "2468"
+    assert pin_matches(stored, "2468") and not pin_matches(stored, "1357")
     check = "/api/v1/device/pin-check"
     resp = await client.post(check, headers=bearer(enrolled["device_token"]), json={"pin": "1357"})
     assert resp.status == 403 and (await resp.json())["error"] == "wrong_pin"
