@@ -9,6 +9,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from checkin.keys import Keys
+from checkin.operations import add_team_lead
 from checkin.tokens import make_device_token, new_id, new_secret, token_hash
 
 
@@ -20,7 +21,8 @@ class User:
     event_id: str | None
 
     def may_watch(self, event_id: str) -> bool:
-        return self.role == "admin" or self.event_id == event_id
+        # A team lead's token belongs to the same table but opens only the team desk (gateway/operations.py).
+        return self.role == "admin" or (self.role == "coordinator" and self.event_id == event_id)
 
 
 async def enroll_device(
@@ -51,12 +53,22 @@ async def revoke_device(conn: asyncpg.Connection, redis: aioredis.Redis, keys: K
                      orjson.dumps({"h": row["token_hash"], "s": "revoked", "g": row["gate_id"]}))
 
 
-async def add_user(conn: asyncpg.Connection, name: str, role: str, event_id: str | None) -> tuple[str, str]:
-    """Create an admin or coordinator; return (user_id, token)."""
-    if role not in ("admin", "coordinator"):
-        raise ValueError(f"role must be admin or coordinator, got {role!r}")
-    if role == "coordinator" and not event_id:
-        raise ValueError("a coordinator needs an event")
+async def add_user(conn: asyncpg.Connection, name: str, role: str, event_id: str | None,
+                   team_id: str | None = None) -> tuple[str, str]:
+    """Create an admin, a coordinator or a team lead (隊長, of one team at one event); return (user_id, token)."""
+    if role not in ("admin", "coordinator", "team_lead"):
+        raise ValueError(f"role must be admin, coordinator or team_lead, got {role!r}")
+    if role != "admin" and not event_id:
+        raise ValueError(f"a {role.replace('_', ' ')} needs an event (--event)")
+    if role == "team_lead":
+        if not team_id:
+            raise ValueError("a team lead needs a team (--team)")
+        if await conn.fetchval("SELECT 1 FROM assignments a JOIN volunteers v USING (volunteer_id)"
+                               " WHERE a.event_id = $1 AND v.team_id = $2 LIMIT 1", event_id, team_id) is None:
+            raise LookupError(f"team {team_id!r} has nobody assigned to event {event_id!r}")
+        return await add_team_lead(conn, name, str(event_id), team_id)
+    if team_id:
+        raise ValueError("only a team lead has a team")
     user_id = new_id("U")
     token = f"{user_id}.{new_secret()}"
     await conn.execute(

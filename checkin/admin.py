@@ -104,8 +104,8 @@ async def device_revoke(cfg: Config, args: argparse.Namespace, conn: asyncpg.Con
 
 async def user_add(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection, redis: aioredis.Redis,
                    keys: Keys) -> int:
-    user_id, token = await accounts.add_user(conn, args.name, args.role, args.event)
-    _out({"user_id": user_id, "role": args.role, "event_id": args.event, "token": token})
+    user_id, token = await accounts.add_user(conn, args.name, args.role, args.event, args.team)
+    _out({"user_id": user_id, "role": args.role, "event_id": args.event, "team_id": args.team, "token": token})
     return 0
 
 
@@ -237,10 +237,12 @@ def add_parsers(sub: Any, run: Command) -> None:
     p.add_argument("--label", default="")
     leaf(dev, "revoke", device_revoke, "revoke a device token").add_argument("device")
 
-    usr = sub.add_parser("user", help="admins and coordinators").add_subparsers(dest="user_cmd", required=True)
-    p = leaf(usr, "add", user_add, "add an admin or a coordinator; prints the token once")
-    p.add_argument("--role", required=True, choices=["admin", "coordinator"])
-    p.add_argument("--event", help="the event a coordinator watches")
+    usr = sub.add_parser("user", help="admins, coordinators and team leads").add_subparsers(dest="user_cmd",
+                                                                                           required=True)
+    p = leaf(usr, "add", user_add, "add an admin, a coordinator or a team lead; prints the token once")
+    p.add_argument("--role", required=True, choices=["admin", "coordinator", "team_lead"])
+    p.add_argument("--event", help="the event a coordinator or team lead works at")
+    p.add_argument("--team", help="a team lead's team (team_id)")
     p.add_argument("--name", default="")
 
     cards = sub.add_parser("cards", help="service cards").add_subparsers(dest="cards_cmd", required=True)

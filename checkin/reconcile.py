@@ -251,7 +251,7 @@ async def actor_role(conn: asyncpg.Connection, actor: str, event_id: str) -> str
     row = await conn.fetchrow("SELECT role, event_id FROM users WHERE user_id = $1 AND revoked_at IS NULL", actor)
     if row is None:
         raise NotAllowed(f"no active user {actor!r}")
-    if row[0] != "admin" and row[1] != event_id:
+    if row[0] != "admin" and (row[0] != "coordinator" or row[1] != event_id):
         raise NotAllowed(f"user {actor!r} is not an admin nor a coordinator of event {event_id!r}")
     return str(row[0])
 
@@ -320,9 +320,13 @@ async def add_correction(
 async def approve(conn: asyncpg.Connection, event_id: str, team_id: str, day: date, actor: str) -> bool:
     """Sign off a team's service day; True if newly approved (approving twice is harmless).
 
-    Only an admin or a coordinator of the event may (NotAllowed otherwise); the approver is recorded.
+    An admin, a coordinator of the event, or the team's own lead at the event may (NotAllowed otherwise);
+    the approver is recorded.
     """
-    await actor_role(conn, actor, event_id)
+    lead = await conn.fetchval("SELECT team_id FROM users WHERE user_id = $1 AND role = 'team_lead'"
+                               " AND event_id = $2 AND revoked_at IS NULL", actor, event_id)
+    if lead is None or lead != team_id:
+        await actor_role(conn, actor, event_id)
     if await conn.fetchval("SELECT 1 FROM teams WHERE team_id = $1", team_id) is None:
         raise LookupError(f"no team {team_id!r}")
     async with conn.transaction():

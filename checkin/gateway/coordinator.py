@@ -36,12 +36,15 @@ class LiveStates:
 _STATES: weakref.WeakKeyDictionary[web.Application, LiveStates] = weakref.WeakKeyDictionary()
 
 
-async def require_user(request: web.Request, event_id: str) -> User:
+async def require_user(request: web.Request, event_id: str, *, team_lead: bool = False) -> User:
+    """The admin or coordinator of the event behind the request's token (or, with team_lead, that event's
+    team lead, whom the caller must then hold to their own team); 401 without a token, 403 for another."""
     state = request.app[state_key]
     user = await user_for_token(state.pool, bearer(request.headers.get("Authorization")))
     if user is None:
         raise ApiError(401, "unauthorized", "send a coordinator or admin token as 'Authorization: Bearer <token>'")
-    if not EVENT_ID_RE.match(event_id) or not user.may_watch(event_id):
+    lead_here = team_lead and user.role == "team_lead" and user.event_id == event_id
+    if not EVENT_ID_RE.match(event_id) or not (user.may_watch(event_id) or lead_here):
         raise ApiError(403, "forbidden", "this account may not see that event")
     return user
 

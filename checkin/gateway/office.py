@@ -177,8 +177,8 @@ async def get_export(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
     event_id = request.match_info["event_id"]
     await require_user(request, event_id)  # before telling anything about what exists
-    if kind not in exports.KINDS:
-        raise ApiError(404, "not_found", f"export must be one of {', '.join(exports.KINDS)}", "kind")
+    if kind not in exports.ALL_KINDS:
+        raise ApiError(404, "not_found", f"export must be one of {', '.join(exports.ALL_KINDS)}", "kind")
     event_id, rec = await _event(request)
     header, rows = exports.table(kind, rec.results, rec.members, rec.approved, rec.year)
     return web.Response(body=exports.csv_bytes(header, rows), content_type="text/csv", charset="utf-8",
@@ -309,7 +309,7 @@ async def post_correction(request: web.Request) -> web.Response:
 
 async def post_approval(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
-    user = await require_user(request, event_id)
+    user = await require_user(request, event_id, team_lead=True)  # reconcile.approve holds a lead to their team
     body = await _body(request)
     team_id = _text(body, "team_id", required=True)
     day_text = _text(body, "day", required=True, most=10)
@@ -332,6 +332,32 @@ async def post_approval(request: web.Request) -> web.Response:
                           "approved_by": user.user_id}, status=201 if new else 200)
 
 
+async def post_acceptance(request: web.Request) -> web.Response:
+    """Let an untrained or uninsured volunteer's day into the record book (admin only; audited, refusals too)."""
+    event_id = request.match_info["event_id"]
+    user = await require_user(request, event_id)
+    body = await _body(request)
+    volunteer_id = _text(body, "volunteer_id", required=True)
+    reason = _text(body, "reason", required=True, most=1000)
+    day_text = _text(body, "day", required=True, most=10)
+    assert volunteer_id is not None and reason is not None and day_text is not None
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise ApiError(400, "bad_field", "day must be a date, YYYY-MM-DD", "day") from None
+    async with request.app[state_key].pool.acquire() as conn:
+        try:
+            await reconcile.accept_record(conn, event_id, volunteer_id, day, user.user_id, reason)
+        except reconcile.NotAllowed as exc:
+            raise ApiError(403, "forbidden", str(exc)) from None
+        except LookupError as exc:
+            raise ApiError(404, "not_found", str(exc), "volunteer_id" if "volunteer" in str(exc) else "event_id") \
+                from None
+    request.app[office_key].forget(event_id)  # the exports show the accepted day at once
+    return json_response({"volunteer_id": volunteer_id, "day": day.isoformat(), "accepted": True,
+                          "accepted_by": user.user_id, "reason": reason}, status=201)
+
+
 def setup(app: web.Application) -> None:
     app[office_key] = OfficeCache()
     app.router.add_get(PREFIX + "/hours", get_hours)
@@ -341,4 +367,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get(PREFIX + "/volunteers/{volunteer_id}/timeline", get_timeline)
     app.router.add_post(PREFIX + "/corrections", post_correction)
     app.router.add_post(PREFIX + "/approvals", post_approval)
+    app.router.add_post(PREFIX + "/acceptances", post_acceptance)
     app.router.add_get(PREFIX + "/exports/{kind}.csv", get_export)

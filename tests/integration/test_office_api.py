@@ -250,3 +250,55 @@ async def test_other_bad_input_gets_4xx_json(gateway: TestClient, office: Office
         assert (resp.status, (await resp.json())["field"]) == (status, field), path
     resp = await gateway.post(url + "/corrections", headers=o.coordinator, data=b"{not json")
     assert resp.status == 400
+
+
+async def test_a_team_lead_approves_only_their_own_team_and_sees_no_office_data(
+    gateway: TestClient, office: Office, pg_pool: asyncpg.Pool,
+) -> None:
+    o = office
+    url = f"/api/v1/events/{o.ev.event_id}"
+    async with pg_pool.acquire() as conn:
+        lead_id, lead = await add_user(conn, "隊長", "team_lead", o.ev.event_id, o.team_id)
+        await conn.execute("INSERT INTO teams (team_id, name) VALUES ($1, '別隊')", o.team_id + "-b")
+    for path in ("/hours", "/anomalies", "/summary", "/exports/records.csv", f"/volunteers/{o.ids[0]}/timeline"):
+        resp = await gateway.get(url + path, headers=bearer(lead))
+        assert resp.status == 403, path
+    void = {"volunteer_id": o.ids[1], "action": "void", "session_key": o.keys[o.ids[1]], "reason": "x"}
+    assert (await gateway.post(url + "/corrections", headers=bearer(lead), json=void)).status == 403
+    assert (await gateway.get(url + "/headcount", headers=bearer(lead))).status == 403
+
+    resp = await gateway.post(url + "/approvals", headers=bearer(lead), json={"team_id": o.team_id + "-b",
+                                                                             "day": "2024-02-24"})
+    assert resp.status == 403 and (await resp.json())["error"] == "forbidden"
+    resp = await gateway.post(url + "/approvals", headers=bearer(lead), json={"team_id": o.team_id, "day": "2024-02-24"})
+    assert resp.status == 201 and (await resp.json())["approved_by"] == lead_id
+    teams = (await (await gateway.get(url + "/teams", headers=o.coordinator)).json())["items"]
+    assert [(x["team_id"], x["approved"]) for x in teams] == [(o.team_id, True)]
+
+
+async def test_untrained_hours_are_exported_as_excluded_until_an_admin_accepts_them(
+    gateway: TestClient, office: Office, pg_pool: asyncpg.Pool,
+) -> None:
+    o = office
+    url = f"/api/v1/events/{o.ev.event_id}"
+    await pg_pool.execute("UPDATE events SET policy = policy || '{\"record_rules\": \"enforce\"}' WHERE event_id = $1",
+                          o.ev.event_id)
+    await pg_pool.execute("UPDATE volunteers SET training_basic = true, training_special = true, insured_from = $2,"
+                          " insured_to = $2 WHERE volunteer_id = $1", o.ids[0], DAY)  # only the first is in order
+    assert [r[0] for r in read_csv(await export(gateway, o, "records"))[1:]] == ["志工000號"]
+    excluded = read_csv(await export(gateway, o, "excluded"))
+    assert excluded[0][4] == "原因代碼"
+    assert sorted((r[0], r[4]) for r in excluded[1:]) == [("志工001號", "untrained"), ("志工002號", "untrained")]
+
+    accept = {"volunteer_id": o.ids[1], "day": "2024-02-24", "reason": "訓練與保險證明後補"}
+    resp = await gateway.post(url + "/acceptances", headers=o.coordinator, json=accept)
+    assert resp.status == 403 and (await resp.json())["error"] == "forbidden"
+    resp = await gateway.post(url + "/acceptances", headers=o.admin, json={**accept, "reason": " "})
+    assert resp.status == 400 and (await resp.json())["field"] == "reason"
+    resp = await gateway.post(url + "/acceptances", headers=o.admin, json={**accept, "volunteer_id": "nobody"})
+    assert resp.status == 404 and (await resp.json())["field"] == "volunteer_id"
+    resp = await gateway.post(url + "/acceptances", headers=o.admin, json=accept)
+    assert resp.status == 201, await resp.text()
+    # at once, not after the office cache's lifetime
+    assert sorted(r[0] for r in read_csv(await export(gateway, o, "records"))[1:]) == ["志工000號", "志工001號"]
+    assert [r[0] for r in read_csv(await export(gateway, o, "excluded"))[1:]] == ["志工002號"]

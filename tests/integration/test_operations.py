@@ -3,6 +3,7 @@ rest-limit warnings, team reports and the kiosk PIN, with their refusals."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 import uuid
@@ -10,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import orjson
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from checkin import admin
 from checkin.config import Config
 from checkin.enrollment import create_code
 from checkin.gateway.app import create_app
@@ -152,6 +155,24 @@ async def test_manual_scan_refusals(client: TestClient, ops_event: Scenario, pg_
 
 
 # --- group check-in and team reports ----------------------------------------------------------------
+
+async def test_user_add_makes_a_team_lead_of_a_team_at_the_event(ops_event: Scenario, pg_pool: asyncpg.Pool,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    sc = ops_event
+    team_id = "T-" + sc.event_id.removeprefix("ev-")
+    args = argparse.Namespace(name="隊長", role="team_lead", event=sc.event_id, team=team_id)
+    async with pg_pool.acquire() as conn:
+        assert await admin.user_add(None, args, conn, None, None) == 0  # type: ignore[arg-type]
+        made = orjson.loads(capsys.readouterr().out)
+        row = await conn.fetchrow("SELECT role, event_id, team_id FROM users WHERE user_id = $1", made["user_id"])
+        assert tuple(row) == ("team_lead", sc.event_id, team_id) and made["token"].startswith(made["user_id"])
+        with pytest.raises(ValueError, match="--team"):
+            await admin.user_add(None, argparse.Namespace(**{**vars(args), "team": None}), conn, None, None)  # type: ignore[arg-type]
+        with pytest.raises(LookupError, match="nobody assigned"):
+            await admin.user_add(None, argparse.Namespace(**{**vars(args), "team": "T-none"}), conn, None, None)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="only a team lead"):
+            await admin.user_add(None, argparse.Namespace(**{**vars(args), "role": "coordinator"}), conn, None, None)  # type: ignore[arg-type]
+
 
 async def test_team_lead_checks_in_the_team_members_confirm_with_cards(client: TestClient, recorder,  # type: ignore[no-untyped-def]
                                                                       ops_event: Scenario, pg_pool: asyncpg.Pool,
