@@ -136,7 +136,10 @@ async def _run_system(config: Config, ready: Callable[[LiveSystem], None], stop:
 
 @pytest.fixture(scope="session")
 def live_system(test_config: Config) -> Iterator[LiveSystem]:
-    config = replace(test_config, gateway_port=free_port(), live_port=free_port())
+    # Its own key prefix (still under the tests' one, so it is cleaned up): this system lives for the whole
+    # session, and its recorder must not read the integration tests' event streams meanwhile.
+    config = replace(test_config, gateway_port=free_port(), live_port=free_port(),
+                     redis_prefix=f"{test_config.redis_prefix}:browser")
     started: list[LiveSystem] = []
     failed: list[BaseException] = []
     up = threading.Event()
