@@ -155,12 +155,13 @@ async def cards_list(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connec
 async def cards_link(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
                      redis: aioredis.Redis, keys: Keys) -> int:
     from checkin import card_links
+    from checkin.cli_ops import gateway_url
 
     if args.revoke:
         print(f"{await card_links.revoke_links(conn, args.volunteer)} link(s) of {args.volunteer} revoked")
         return 0
     token, card_id = await card_links.create_link(conn, args.volunteer)
-    base = args.base_url or f"http://{cfg.host}:{cfg.gateway_port}"
+    base = gateway_url(cfg, args.base_url)
     print(f"card {card_id} of {args.volunteer}; send this link (it is shown only once):")
     print(card_links.card_url(base, token))
     return 0

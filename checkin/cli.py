@@ -108,6 +108,7 @@ COMMAND_MODULES = [
     "checkin.cli_ops",
     "checkin.cli_events",
     "checkin.cli_pii",
+    "checkin.cli_certificates",
 ]
 
 

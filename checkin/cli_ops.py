@@ -17,9 +17,12 @@ from checkin.keys import Keys
 from checkin.tls import is_loopback
 
 
-def _base_url(cfg: Config, given: str | None) -> str:
+def gateway_url(cfg: Config, given: str | None = None) -> str:
+    """Where phones and verifiers reach the gateway: --base-url, else CHECKIN_PUBLIC_URL, else its address."""
     if given:
         return given
+    if cfg.public_url:
+        return cfg.public_url
     host = "localhost" if cfg.host in ("0.0.0.0", "::", "127.0.0.1") else cfg.host
     # The gateway serves HTTPS when given a certificate or bound off loopback (see checkin/tls.py).
     scheme = "https" if cfg.tls_cert or not is_loopback(cfg.host) else "http"
@@ -29,7 +32,7 @@ def _base_url(cfg: Config, given: str | None) -> str:
 async def device_link(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
                       redis: aioredis.Redis, keys: Keys) -> int:
     code = await create_code(conn, args.event, args.gate, args.label, timedelta(minutes=args.ttl_min))
-    link = enrollment_link(_base_url(cfg, args.base_url), code)
+    link = enrollment_link(gateway_url(cfg, args.base_url), code)
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
     qr.add_data(link)
     qr.make(fit=True)

@@ -36,6 +36,7 @@ class Config:
     log_level: str = "INFO"
     tls_cert: Path | None = None  # PEM certificate chain for the gateway; with tls_key
     tls_key: Path | None = None  # PEM private key; neither set + non-loopback host: a local CA is made
+    public_url: str | None = None  # how volunteers and verifiers reach the gateway (certificate QR codes)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -115,6 +116,11 @@ def from_env(environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("CHECKIN_TLS_CERT and CHECKIN_TLS_KEY go together: set both or neither")
     if tls_cert and tls_key:
         kwargs["tls_cert"], kwargs["tls_key"] = Path(tls_cert), Path(tls_key)
+    if public := env.get("CHECKIN_PUBLIC_URL"):
+        parts = urlsplit(public)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(f"CHECKIN_PUBLIC_URL must be like https://checkin.example.org, got {public!r}")
+        kwargs["public_url"] = public.rstrip("/")
     if level := env.get("CHECKIN_LOG_LEVEL"):
         if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"CHECKIN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")

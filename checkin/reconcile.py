@@ -227,7 +227,7 @@ def session_json(session: Session | None) -> str | None:
     }, ensure_ascii=False)
 
 
-async def _audit(conn: asyncpg.Connection, actor: str, action: str, event_id: str, subject: str,
+async def audit(conn: asyncpg.Connection, actor: str, action: str, event_id: str, subject: str,
                  detail: Mapping[str, Any]) -> None:
     await conn.execute(
         "INSERT INTO audit_log (actor, action, event_id, subject, detail) VALUES ($1, $2, $3, $4, $5::text::jsonb)",
@@ -299,7 +299,7 @@ async def add_correction(
             "before": json.loads(session_json(old) or "null"), "after": json.loads(session_json(new) or "null"),
         }
         if approved and role != "admin":
-            await _audit(conn, actor, "correction_refused", event_id, volunteer_id, detail)
+            await audit(conn, actor, "correction_refused", event_id, volunteer_id, detail)
             refused = DayApproved(f"{team}'s day {approved[0][0]} is approved; only an admin may correct it")
         else:
             await conn.execute(
@@ -310,7 +310,7 @@ async def add_correction(
                 primary.day if primary else days[0], reason, actor, now,
                 session_json(old), session_json(new),
             )
-            await _audit(conn, actor, "correction_" + action + ("_override" if approved else ""), event_id,
+            await audit(conn, actor, "correction_" + action + ("_override" if approved else ""), event_id,
                          volunteer_id, detail)
     if refused is not None:
         raise refused
@@ -334,7 +334,7 @@ async def approve(conn: asyncpg.Connection, event_id: str, team_id: str, day: da
             "INSERT INTO approvals (event_id, team_id, service_day, approved_by) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT DO NOTHING RETURNING true", event_id, team_id, day, actor,
         )
-        await _audit(conn, actor, "approve" if done else "approve_again", event_id, f"{team_id}/{day}",
+        await audit(conn, actor, "approve" if done else "approve_again", event_id, f"{team_id}/{day}",
                      {"team_id": team_id, "service_day": day.isoformat()})
     return bool(done)
 
@@ -388,7 +388,7 @@ async def accept_record(
     detail = {"volunteer_id": volunteer_id, "day": day.isoformat(), "reason": reason}
     async with conn.transaction():
         if not await is_admin(conn, actor):
-            await _audit(conn, actor, "record_accept_refused", event_id, f"{volunteer_id}/{day}", detail)
+            await audit(conn, actor, "record_accept_refused", event_id, f"{volunteer_id}/{day}", detail)
             refused = NotAllowed(f"only an admin may accept record-book hours; {actor!r} is not one")
         else:
             refused = None
@@ -398,7 +398,7 @@ async def accept_record(
                 raise LookupError(f"no volunteer {volunteer_id!r}")
             await conn.execute("INSERT INTO acceptances (event_id, volunteer_id, day, reason, actor)"
                                " VALUES ($1, $2, $3, $4, $5)", event_id, volunteer_id, day, reason, actor)
-            await _audit(conn, actor, "record_accept", event_id, f"{volunteer_id}/{day}", detail)
+            await audit(conn, actor, "record_accept", event_id, f"{volunteer_id}/{day}", detail)
     if refused is not None:
         raise refused
 

@@ -22,6 +22,7 @@ ROUTE_MODULES = [
     "checkin.gateway.office",
     "checkin.gateway.operations",
     "checkin.gateway.card_link",
+    "checkin.gateway.certificates",
 ]
 
 

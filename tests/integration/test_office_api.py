@@ -56,6 +56,10 @@ async def add_scan(conn: asyncpg.Connection, ev: Scenario, vid: str, at: datetim
 
 @pytest.fixture
 async def office(pg_pool: asyncpg.Pool, redis_client: aioredis.Redis, keys: Keys, scenario: Scenario) -> Office:
+    return await make_office(pg_pool, redis_client, keys, scenario)
+
+
+async def make_office(pg_pool: asyncpg.Pool, redis_client: aioredis.Redis, keys: Keys, scenario: Scenario) -> Office:
     """The scenario's event with a fixed day shift and three volunteers' scans: 8 h, 3.5 h, no check-out."""
     ev = scenario
     ids = [vid for vid, _ in ev.cards[:3]]

@@ -1,0 +1,32 @@
+-- Service certificates (服務證明): what each one said when issued (canonical JSON, never edited) and
+-- what became of it. Superseding and revoking only fill in the later columns.
+
+CREATE TABLE certificates (
+    cert_id        text PRIMARY KEY,
+    event_id       text NOT NULL REFERENCES events,
+    volunteer_id   text NOT NULL REFERENCES volunteers,
+    content        text NOT NULL,          -- checkin.certificates.CertificateContent.canonical()
+    fingerprint    text NOT NULL,          -- sha256 of the id and the content
+    issued_by      text NOT NULL,
+    issued_at      timestamptz NOT NULL DEFAULT now(),
+    superseded_by  text REFERENCES certificates,
+    superseded_at  timestamptz,
+    revoked_at     timestamptz,
+    revoked_by     text,
+    revoked_reason text
+);
+CREATE INDEX certificates_volunteer ON certificates (event_id, volunteer_id, issued_at);
+
+CREATE FUNCTION certificates_keep_content() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.content IS DISTINCT FROM OLD.content OR NEW.fingerprint IS DISTINCT FROM OLD.fingerprint
+       OR NEW.event_id IS DISTINCT FROM OLD.event_id OR NEW.volunteer_id IS DISTINCT FROM OLD.volunteer_id
+       OR NEW.issued_at IS DISTINCT FROM OLD.issued_at THEN
+        RAISE EXCEPTION 'a certificate''s content is never changed: issue a new one';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER certificates_content_fixed BEFORE UPDATE ON certificates
+    FOR EACH ROW EXECUTE FUNCTION certificates_keep_content();
+CREATE TRIGGER certificates_no_delete BEFORE DELETE OR TRUNCATE ON certificates
+    FOR EACH STATEMENT EXECUTE FUNCTION reconcile_rows_are_append_only();
