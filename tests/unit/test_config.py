@@ -17,8 +17,9 @@ def test_values_are_read_and_typed() -> None:
     cfg = from_env({
         "CHECKIN_POSTGRES_URL": "postgresql://u@db:5432/checkin", "CHECKIN_REDIS_URL": "redis://cache:6379/0",
         "CHECKIN_GATEWAY_PORT": "9000", "CHECKIN_DATA_DIR": "/var/lib/checkin", "CHECKIN_REDIS_PREFIX": "fest",
-        "CHECKIN_LOG_LEVEL": "debug",
+        "CHECKIN_LOG_LEVEL": "debug", "CHECKIN_PUBLIC_URL": "https://checkin.example.org/",
     })
+    assert cfg.public_url == "https://checkin.example.org"  # links are joined with "/v/..."
     assert cfg.gateway_port == 9000
     assert cfg.data_dir == Path("/var/lib/checkin")
     assert cfg.redis_prefix == "fest"
@@ -36,6 +37,8 @@ def test_values_are_read_and_typed() -> None:
         ({"CHECKIN_LIVE_PORT": "x"}, "whole number"),
         ({"CHECKIN_REDIS_PREFIX": "a{b}"}, "braces"),
         ({"CHECKIN_LOG_LEVEL": "LOUD"}, "CHECKIN_LOG_LEVEL"),
+        ({"CHECKIN_PUBLIC_URL": "checkin.example.org"}, "CHECKIN_PUBLIC_URL"),
+        ({"CHECKIN_PUBLIC_URL": "https://x.org/#frag"}, "CHECKIN_PUBLIC_URL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
