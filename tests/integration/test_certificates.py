@@ -192,3 +192,13 @@ async def test_cli_issues_everyone_once_and_reissues_only_what_changed(
         revoke = argparse.Namespace(cert=first[o.ids[0]].cert_id, actor=o.coordinator_id, reason="x")
         assert await cli.cmd_revoke(cfg, revoke, conn, None, None) == 1  # type: ignore[arg-type]
         assert "only an admin" in capsys.readouterr().err
+
+
+async def test_the_openapi_schema_describes_the_verification_answer(gateway: TestClient, office: Office) -> None:
+    spec = await (await gateway.get("/api/v1/openapi.json")).json()
+    schema = spec["components"]["schemas"]["CertificateCheck"]
+    found = await _verify(gateway, (await _issue(gateway, office, office.ids[0]))["verify_url"])
+    answer = {k: v for k, v in found.items() if k not in ("status_code", "html")}
+    assert set(schema["required"]) == set(answer)
+    assert set(schema["properties"]["certificate"]["required"]) == set(answer["certificate"])
+    assert answer["status"] in schema["properties"]["status"]["enum"]
