@@ -101,6 +101,20 @@ async def test_office_corrects_approves_and_exports(browser: Any, live_system: L
     assert lines[0][0] == "姓名"
     assert sorted((r[0], r[3]) for r in lines[1:]) == [("志工000號", "8"), ("志工001號", "5.5")]
 
+    # A service certificate of the hours on screen downloads as a PDF; its page on the server says valid.
+    async with page.expect_download() as info:
+        await page.click("#tl-certificate")
+    pdf = Path(await (await info.value).path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+    cert_id, code = (await live_system.afetch(
+        "SELECT cert_id, upper(left(fingerprint, 4)) FROM certificates WHERE event_id = $1", ev.event_id))[0]
+    assert cert_id in await page.locator("#notice").inner_text()
+    verifier = await context.new_page()  # what a phone shows after scanning the QR code
+    await verifier.goto(f"{live_system.base_url}/v/{cert_id}")
+    assert await verifier.locator("#status").get_attribute("data-status") == "valid"
+    assert "5.5" in await verifier.inner_text("body") and code in await verifier.inner_text("body")
+    await verifier.screenshot(path=str(artifacts / "certificate-verified.png"), full_page=True)
+
     await page.click("#lang")
     await page.locator("h2", has_text="Open anomalies").wait_for(timeout=WAIT_MS)
     await context.close()
