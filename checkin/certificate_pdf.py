@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
+from fpdf.enums import WrapMode
 from fpdf.fonts import FontFace
 from tqdm import tqdm
 
@@ -78,7 +79,7 @@ def _draw(pdf: FPDF, cert: Certificate, url: str, issuer: str, timezone: str) ->
     unit = f"，經{c.unit}核計" if c.unit else ""
     pdf.set_font("cjk", size=13)
     pdf.multi_cell(width, 8, f"茲證明 {c.name} 君{book}參與「{c.event_name}」{team}志願服務{unit}，"
-                             f"服務日期與時數如下：", align="L", wrapmode="CHAR", new_x="LMARGIN", new_y="NEXT")
+                             f"服務日期與時數如下：", align="L", wrapmode=WrapMode.CHAR, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
 
     pdf.set_font("cjk", size=12)
@@ -107,7 +108,7 @@ def _draw(pdf: FPDF, cert: Certificate, url: str, issuer: str, timezone: str) ->
     pdf.set_font("cjk", size=10)
     pdf.multi_cell(width - QR_SIZE - 6, 5.5,
                    "掃描 QR 碼或開啟下列網址，向發證伺服器核驗本證明是否為真、內容是否相同，"
-                   "以及是否已被更正或撤銷；核驗碼應與本頁相符。", align="L", wrapmode="CHAR", new_x="LEFT", new_y="NEXT")
+                   "以及是否已被更正或撤銷；核驗碼應與本頁相符。", align="L", wrapmode=WrapMode.CHAR, new_x="LEFT", new_y="NEXT")
     pdf.set_font("cjk", size=8)
     pdf.set_text_color(90)
     pdf.multi_cell(width - QR_SIZE - 6, 4.5,

@@ -123,7 +123,7 @@ def add_parsers(sub: Any, run: Any) -> None:
     cmds = top.add_subparsers(dest="certificate_cmd", required=True)
 
     def leaf(name: str, action: Any, text: str) -> argparse.ArgumentParser:
-        p = cmds.add_parser(name, help=text)
+        p: argparse.ArgumentParser = cmds.add_parser(name, help=text)
         p.set_defaults(func=run, action=action)
         return p
 
