@@ -51,6 +51,11 @@ _COLUMNS = ("cert_id, event_id, volunteer_id, content, fingerprint, issued_by, i
             " superseded_at, revoked_at, revoked_reason")
 
 
+_AT_EVENT = ("SELECT 1 FROM assignments WHERE event_id = $1 AND volunteer_id = $2"
+             " UNION ALL SELECT 1 FROM scans WHERE event_id = $1 AND volunteer_id = $2"
+             " UNION ALL SELECT 1 FROM corrections WHERE event_id = $1 AND volunteer_id = $2 LIMIT 1")
+
+
 def _from_row(r: asyncpg.Record) -> Certificate:
     return Certificate(r[0], r[1], r[2], CertificateContent.from_canonical(r[3]), r[4], r[5], r[6], r[7], r[8],
                        r[9], r[10])
@@ -62,6 +67,9 @@ async def current_content(conn: asyncpg.Connection, event_id: str, volunteer_id:
     event_name = await conn.fetchval("SELECT name FROM events WHERE event_id = $1", event_id)
     if event_name is None:
         raise LookupError(f"no event {event_id!r}")
+    if await conn.fetchval(_AT_EVENT, event_id, volunteer_id) is None:
+        # the same answer for an id unknown anywhere: nothing is told about other events' volunteers
+        raise LookupError(f"no volunteer {volunteer_id!r} at event {event_id!r}")
     member = (await reconcile.load_members(conn, event_id, [volunteer_id])).get(volunteer_id)
     if member is None:
         raise LookupError(f"no volunteer {volunteer_id!r}")
@@ -76,6 +84,11 @@ async def issue(conn: asyncpg.Connection, event_id: str, volunteer_id: str, acto
     NotAllowed unless an admin or a coordinator of the event; LookupError for an unknown event or volunteer;
     NothingToCertify without credited hours.
     """
+    return (await _issue(conn, event_id, volunteer_id, actor, reuse=False))[0]
+
+
+async def _issue(conn: asyncpg.Connection, event_id: str, volunteer_id: str, actor: str,
+                 *, reuse: bool) -> tuple[Certificate, bool]:
     await reconcile.actor_role(conn, actor, event_id)
     async with conn.transaction():
         # One issue at a time per volunteer, so two offices issuing at once leave exactly one valid.
@@ -83,6 +96,11 @@ async def issue(conn: asyncpg.Connection, event_id: str, volunteer_id: str, acto
         content = await current_content(conn, event_id, volunteer_id)
         if content is None:
             raise NothingToCertify(f"volunteer {volunteer_id!r} has no record-book hours at {event_id!r} to certify")
+        if reuse:
+            held = [c for c in await for_event(conn, event_id, volunteer_id)
+                    if c.superseded_by is None and c.revoked_at is None]
+            if held and held[-1].content == content:
+                return held[-1], False
         cert_id = new_cert_id()
         canonical = content.canonical()
         digest = fingerprint(cert_id, canonical)
@@ -98,7 +116,14 @@ async def issue(conn: asyncpg.Connection, event_id: str, volunteer_id: str, acto
             "supersedes": [r[0] for r in superseded]})
     found = await get(conn, cert_id)
     assert found is not None
-    return found
+    return found, True
+
+
+async def current_or_issue(conn: asyncpg.Connection, event_id: str, volunteer_id: str,
+                           actor: str) -> tuple[Certificate, bool]:
+    """The volunteer's certificate that still holds, else a new one; (certificate, True when new).
+    Refusals as issue()."""
+    return await _issue(conn, event_id, volunteer_id, actor, reuse=True)
 
 
 async def revoke(conn: asyncpg.Connection, cert_id: str, actor: str, reason: str) -> Certificate:

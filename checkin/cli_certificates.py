@@ -61,9 +61,13 @@ async def cmd_issue(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connect
         raise ValueError("name one --volunteer, or --all for everyone with record-book hours")
     event = await _event_row(conn, args.event)
     base = gateway_url(cfg, args.base_url)
+    if not args.base_url and not cfg.public_url:
+        print(f"note: the QR codes lead to {base}; set CHECKIN_PUBLIC_URL (or --base-url) to the address "
+              "schools and employers reach", file=sys.stderr)
     try:
-        if args.volunteer:
-            certs, issued = [await store.issue(conn, args.event, args.volunteer, args.actor)], 1
+        if args.volunteer:  # a reprint keeps the certificate that still holds
+            cert, new = await store.current_or_issue(conn, args.event, args.volunteer, args.actor)
+            certs, issued = [cert], int(new)
         else:
             certs, issued = await _everyone(conn, args.event, args.actor, args.quiet)
     except reconcile.NotAllowed as refused:

@@ -367,7 +367,10 @@ async def load_members(
     )
     accepted: dict[str, set[date]] = {}
     if enforce:
-        for vid, day in await conn.fetch("SELECT volunteer_id, day FROM acceptances WHERE event_id = $1", event_id):
+        for vid, day in await conn.fetch(
+                "SELECT volunteer_id, day FROM acceptances WHERE event_id = $1"
+                " AND ($2::text[] IS NULL OR volunteer_id = ANY($2))", event_id,
+                None if volunteer_ids is None else list(args[1])):
             accepted.setdefault(vid, set()).add(day)
     return {r[0]: Member(r[1], r[2], r[3], f"{event_name} {r[4]}" if r[4] else str(event_name),
                          r[5], r[4] or "", r[6], r[7], r[8],

@@ -14,6 +14,7 @@ const TEXT = {
     approvals: "各隊每日核定", unit: "運用單位", people: "人數", open: "待處理", exports: "匯出（CSV，Excel 可開）",
     expRecords: "志願服務紀錄冊", expTeams: "各隊每日統計", expCompanies: "企業志工時數", expSummary: "活動統計（市府計畫）",
     expExcluded: "未計入紀錄冊（及原因）", certificate: "開立服務證明（PDF）", certified: "服務證明 {no} 已開立，核驗碼 {code}",
+    certKept: "時數未變，沿用服務證明 {no}，核驗碼 {code}",
     approve: "核定", isApproved: "已核定", yes: "是", no: "否", edit: "修改", voidIt: "作廢", saved: "已更正，時數 {h}",
     approvedMsg: "{team} {day} 已核定", dayApproved: "此日已核定，只有管理員可以更正", denied: "權杖無效或無權限", badEvent: "找不到此活動", unreachable: "無法連到伺服器",
     loading: "計算中…", none: "沒有待處理的異常", volunteers: "志工人數", totalHours: "總時數", average: "平均每人時數",
@@ -37,7 +38,8 @@ const TEXT = {
     unit: "Unit", people: "People", open: "Open", exports: "Exports (CSV, opens in Excel)",
     expRecords: "Service record book", expTeams: "Team days", expCompanies: "Company (CSR) hours",
     expSummary: "Event figures (city plan)", expExcluded: "Left out of the record book (why)",
-    certificate: "Issue a certificate (PDF)", certified: "Certificate {no} issued, check code {code}", approve: "Approve", isApproved: "Approved", yes: "yes", no: "no",
+    certificate: "Issue a certificate (PDF)", certified: "Certificate {no} issued, check code {code}",
+    certKept: "Hours unchanged: certificate {no} still holds, check code {code}", approve: "Approve", isApproved: "Approved", yes: "yes", no: "no",
     edit: "Change", voidIt: "Void", saved: "Saved; hours now {h}", approvedMsg: "{team} {day} approved",
     dayApproved: "This day is approved; only an admin may correct it",
     denied: "Token refused", badEvent: "No such event", unreachable: "Cannot reach the server", loading: "Computing…",
@@ -206,11 +208,17 @@ async function approve(button) {
   }
 }
 
-async function issueCertificate() {
-  // A new certificate of the hours shown now; earlier ones of this volunteer then verify as superseded.
-  const made = await api(`/volunteers/${encodeURIComponent(current.volunteer_id)}/certificates`, { method: "POST" });
-  notice(t("certified", { no: made.cert_id, code: made.code }));
-  save(await api(`/certificates/${encodeURIComponent(made.cert_id)}.pdf`), `${auth.event}-${made.cert_id}.pdf`);
+async function issueCertificate(button) {
+  // The server keeps a certificate whose hours still hold (a reprint); otherwise it issues a new one and
+  // the earlier one verifies as superseded.
+  button.disabled = true;
+  try {
+    const made = await api(`/volunteers/${encodeURIComponent(current.volunteer_id)}/certificates`, { method: "POST" });
+    notice(t(made.new ? "certified" : "certKept", { no: made.cert_id, code: made.code }));
+    save(await api(`/certificates/${encodeURIComponent(made.cert_id)}.pdf`), `${auth.event}-${made.cert_id}.pdf`);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function download(kind) {
@@ -279,7 +287,7 @@ function wire() {
     if (b) prefill(b.dataset.edit ? "change" : "void", b.dataset.edit || b.dataset.void);
   };
   $("correct").onsubmit = submitCorrection;
-  $("tl-certificate").onclick = () => { if (current) issueCertificate().catch((err) => notice(err.message)); };
+  $("tl-certificate").onclick = (e) => { if (current) issueCertificate(e.currentTarget).catch((err) => notice(err.message)); };
   $("teams").onclick = (e) => { const b = e.target.closest("button[data-team]"); if (b) approve(b); };
   for (const b of document.querySelectorAll("[data-export]")) b.onclick = () => download(b.dataset.export).catch((err) => notice(err.message));
   applyLanguage();

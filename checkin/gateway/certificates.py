@@ -22,7 +22,7 @@ from checkin.certificates import VERIFY_PATH, Standing, verify_url
 from checkin.exports import hours_text
 from checkin.gateway.coordinator import require_user
 from checkin.gateway.errors import ApiError, json_response
-from checkin.gateway.office import _body, _text
+from checkin.gateway.office import path_id, read_body, read_text
 from checkin.gateway.state import state_key
 
 PREFIX = "/api/v1/events/{event_id}"
@@ -51,11 +51,13 @@ def _iso(value: datetime | None) -> str | None:
 
 async def post_certificate(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
-    volunteer_id = request.match_info["volunteer_id"]
+    volunteer_id = path_id(request, "volunteer_id")
     user = await require_user(request, event_id)
     async with request.app[state_key].pool.acquire() as conn:
         try:
-            cert = await store.issue(conn, event_id, volunteer_id, user.user_id)
+            # A reprint (or a double click) gets the certificate that still holds, not a new one that would
+            # make the paper already handed out verify as superseded.
+            cert, new = await store.current_or_issue(conn, event_id, volunteer_id, user.user_id)
         except reconcile.NotAllowed as exc:
             raise ApiError(403, "forbidden", str(exc)) from None
         except store.NothingToCertify as exc:
@@ -63,13 +65,13 @@ async def post_certificate(request: web.Request) -> web.Response:
         except LookupError as exc:
             raise ApiError(404, "not_found", str(exc), "volunteer_id" if "volunteer" in str(exc) else "event_id") \
                 from None
-    return json_response(_cert_json(cert, _base_url(request)), status=201)
+    return json_response({**_cert_json(cert, _base_url(request)), "new": new}, status=201 if new else 200)
 
 
 async def get_certificates(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
     await require_user(request, event_id)
-    volunteer_id = request.query.get("volunteer_id")
+    volunteer_id = path_id(request, "volunteer_id") if "volunteer_id" in request.query else None
     async with request.app[state_key].pool.acquire() as conn:
         found = await store.for_event(conn, event_id, volunteer_id)
     base = _base_url(request)
@@ -98,7 +100,7 @@ async def get_certificate_pdf(request: web.Request) -> web.Response:
 
 async def post_revoke(request: web.Request) -> web.Response:
     cert, user = await _event_cert(request)
-    reason = _text(await _body(request), "reason", required=True, most=1000)
+    reason = read_text(await read_body(request), "reason", required=True, most=1000)
     assert reason is not None
     async with request.app[state_key].pool.acquire() as conn:
         try:

@@ -204,7 +204,7 @@ def _iso(value: Any) -> Any:
 async def get_timeline(request: web.Request) -> web.Response:
     """One volunteer, derived on demand (a few rows), so it is always current, cache or not."""
     event_id = request.match_info["event_id"]
-    volunteer_id = request.match_info["volunteer_id"]
+    volunteer_id = path_id(request, "volunteer_id")
     await require_user(request, event_id)
     async with request.app[state_key].pool.acquire() as conn:
         scans = await conn.fetch(_TIMELINE_SCANS, event_id, volunteer_id)
@@ -238,7 +238,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     })
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def read_body(request: web.Request) -> dict[str, Any]:
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
@@ -248,27 +248,37 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool, most: int = 200) -> str | None:
+def read_text(body: dict[str, Any], name: str, *, required: bool, most: int = 200) -> str | None:
+    """A text field of a JSON body, stripped; 400 naming the field when missing (if required) or malformed."""
     value = body.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise ApiError(400, "missing_field", f"{name} is required", name)
         return None
-    if not isinstance(value, str) or len(value) > most:
+    # Postgres takes no NUL character in text: refused here rather than failing the insert with a 500
+    if not isinstance(value, str) or len(value) > most or "\x00" in value:
         raise ApiError(400, "bad_field", f"{name} must be text of at most {most} characters", name)
     return value.strip()
+
+
+def path_id(request: web.Request, name: str) -> str:
+    """An id from the URL (or the query string), checked like a body field."""
+    value = request.match_info.get(name) or request.query.get(name) or ""
+    if not value or len(value) > 200 or "\x00" in value:
+        raise ApiError(400, "bad_field", f"{name} must be an id of at most 200 characters", name)
+    return value
 
 
 async def post_correction(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
     user = await require_user(request, event_id)
-    body = await _body(request)
-    volunteer_id = _text(body, "volunteer_id", required=True)
-    action = _text(body, "action", required=True)
+    body = await read_body(request)
+    volunteer_id = read_text(body, "volunteer_id", required=True)
+    action = read_text(body, "action", required=True)
     if action not in ("add", "change", "void"):
         raise ApiError(400, "bad_field", "action must be add, change or void", "action")
-    reason = _text(body, "reason", required=True, most=1000)
-    session_key = _text(body, "session_key", required=action != "add")
+    reason = read_text(body, "reason", required=True, most=1000)
+    session_key = read_text(body, "session_key", required=action != "add")
     pool = request.app[state_key].pool
     async with pool.acquire() as conn:
         try:
@@ -277,7 +287,7 @@ async def post_correction(request: web.Request) -> web.Response:
             raise ApiError(404, "not_found", f"no event {event_id!r}", "event_id") from None
         moments: dict[str, datetime | None] = {}
         for name in ("start", "end"):
-            text = _text(body, name, required=action == "add", most=64)
+            text = read_text(body, name, required=action == "add", most=64)
             try:
                 moments[name] = reconcile.parse_moment(text, policy) if text else None
             except ValueError as exc:
@@ -310,9 +320,9 @@ async def post_correction(request: web.Request) -> web.Response:
 async def post_approval(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
     user = await require_user(request, event_id, team_lead=True)  # reconcile.approve holds a lead to their team
-    body = await _body(request)
-    team_id = _text(body, "team_id", required=True)
-    day_text = _text(body, "day", required=True, most=10)
+    body = await read_body(request)
+    team_id = read_text(body, "team_id", required=True)
+    day_text = read_text(body, "day", required=True, most=10)
     assert team_id is not None and day_text is not None
     try:
         day = date.fromisoformat(day_text)
@@ -336,10 +346,10 @@ async def post_acceptance(request: web.Request) -> web.Response:
     """Let an untrained or uninsured volunteer's day into the record book (admin only; audited, refusals too)."""
     event_id = request.match_info["event_id"]
     user = await require_user(request, event_id)
-    body = await _body(request)
-    volunteer_id = _text(body, "volunteer_id", required=True)
-    reason = _text(body, "reason", required=True, most=1000)
-    day_text = _text(body, "day", required=True, most=10)
+    body = await read_body(request)
+    volunteer_id = read_text(body, "volunteer_id", required=True)
+    reason = read_text(body, "reason", required=True, most=1000)
+    day_text = read_text(body, "day", required=True, most=10)
     assert volunteer_id is not None and reason is not None and day_text is not None
     try:
         day = date.fromisoformat(day_text)

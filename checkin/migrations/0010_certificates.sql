@@ -20,9 +20,18 @@ CREATE INDEX certificates_volunteer ON certificates (event_id, volunteer_id, iss
 CREATE FUNCTION certificates_keep_content() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.content IS DISTINCT FROM OLD.content OR NEW.fingerprint IS DISTINCT FROM OLD.fingerprint
-       OR NEW.event_id IS DISTINCT FROM OLD.event_id OR NEW.volunteer_id IS DISTINCT FROM OLD.volunteer_id
+       OR NEW.cert_id IS DISTINCT FROM OLD.cert_id OR NEW.event_id IS DISTINCT FROM OLD.event_id
+       OR NEW.volunteer_id IS DISTINCT FROM OLD.volunteer_id OR NEW.issued_by IS DISTINCT FROM OLD.issued_by
        OR NEW.issued_at IS DISTINCT FROM OLD.issued_at THEN
         RAISE EXCEPTION 'a certificate''s content is never changed: issue a new one';
+    END IF;
+    -- what became of it is filled in once: a revoked or superseded certificate stays so
+    IF (OLD.superseded_by IS NOT NULL AND (NEW.superseded_by IS DISTINCT FROM OLD.superseded_by
+                                           OR NEW.superseded_at IS DISTINCT FROM OLD.superseded_at))
+       OR (OLD.revoked_at IS NOT NULL AND (NEW.revoked_at IS DISTINCT FROM OLD.revoked_at
+                                           OR NEW.revoked_by IS DISTINCT FROM OLD.revoked_by
+                                           OR NEW.revoked_reason IS DISTINCT FROM OLD.revoked_reason)) THEN
+        RAISE EXCEPTION 'a certificate stays revoked or superseded once it is';
     END IF;
     RETURN NEW;
 END $$;

@@ -23,7 +23,7 @@ from checkin import reconcile
 from checkin.accounts import add_user
 from checkin.config import Config
 from checkin.keys import Keys
-from tests.factories import Scenario
+from tests.factories import Scenario, make_event
 from tests.integration.test_office_api import Office, bearer, make_office
 
 
@@ -90,7 +90,11 @@ async def test_a_certificate_verifies_then_shows_a_later_correction(gateway: Tes
     assert "時數已更正" in found["html"]
 
     newer = await _issue(gateway, o, vid)
-    assert newer["hours"] == 6 and newer["cert_id"] != cert["cert_id"]
+    assert newer["hours"] == 6 and newer["cert_id"] != cert["cert_id"] and newer["new"] is True
+    # a reprint (or a double click) while the hours hold gets the same certificate back, not a new one
+    resp = await gateway.post(f"/api/v1/events/{o.ev.event_id}/volunteers/{vid}/certificates", headers=o.coordinator)
+    assert resp.status == 200 and (await resp.json())["cert_id"] == newer["cert_id"]
+    assert (await resp.json())["new"] is False
     assert (await _verify(gateway, newer["verify_url"]))["status"] == "valid"
     old = await _verify(gateway, qr)
     assert (old["status"], old["reason"]) == ("superseded", "reissued") and old["superseded_on"] == newer["issued_at"][:10]
@@ -118,16 +122,17 @@ async def test_only_an_admin_revokes_and_the_page_says_revoked(
     audit = await pg_pool.fetch("SELECT action FROM audit_log WHERE event_id = $1 AND action LIKE 'certificate%'"
                                 " ORDER BY audit_id", o.ev.event_id)
     assert [r[0] for r in audit] == ["certificate_issue", "certificate_revoke_refused", "certificate_revoke"]
-    # the row keeps what it said: content is never rewritten
-    try:
-        await pg_pool.execute("UPDATE certificates SET content = '{}' WHERE cert_id = $1", cert["cert_id"])
-        raise AssertionError("a certificate's content was changed")
-    except asyncpg.RaiseError as exc:
-        assert "never changed" in str(exc)
+    # the row keeps what it said and what became of it, even against a hand-written UPDATE
+    for change, message in (("content = '{}'", "never changed"), ("issued_by = 'someone'", "never changed"),
+                            ("revoked_at = NULL", "stays revoked")):
+        with pytest.raises(asyncpg.RaiseError, match=message):
+            await pg_pool.execute(f"UPDATE certificates SET {change} WHERE cert_id = $1", cert["cert_id"])
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pg_pool.execute("DELETE FROM certificates WHERE cert_id = $1", cert["cert_id"])
 
 
 async def test_unknown_forged_and_unauthorised_requests_get_clear_answers(
-    gateway: TestClient, office: Office, pg_pool: asyncpg.Pool,
+    gateway: TestClient, office: Office, pg_pool: asyncpg.Pool, redis_client: aioredis.Redis, keys: Keys,
 ) -> None:
     o = office
     forged = await _verify(gateway, "http://x/v/AAAAAAAAAAAAAAAAAAAA")
@@ -144,6 +149,20 @@ async def test_unknown_forged_and_unauthorised_requests_get_clear_answers(
     resp = await gateway.post(f"/api/v1/events/{o.ev.event_id}/volunteers/V-nobody/certificates",
                               headers=o.coordinator)
     assert resp.status == 404 and (await resp.json())["field"] == "volunteer_id"
+    async with pg_pool.acquire() as conn:
+        elsewhere = (await make_event(conn, redis_client, keys, volunteers=1)).cards[0][0]
+    resp = await gateway.post(f"/api/v1/events/{o.ev.event_id}/volunteers/{elsewhere}/certificates",
+                              headers=o.coordinator)  # exists, but not at this event: told nothing more
+    assert resp.status == 404 and (await resp.json())["field"] == "volunteer_id"
+    for bad in ("V%00x", "x" * 201):
+        resp = await gateway.post(f"/api/v1/events/{o.ev.event_id}/volunteers/{bad}/certificates",
+                                  headers=o.coordinator)
+        assert resp.status == 400 and (await resp.json())["field"] == "volunteer_id", bad
+        resp = await gateway.get(f"/api/v1/events/{o.ev.event_id}/volunteers/{bad}/timeline", headers=o.coordinator)
+        assert resp.status == 400, bad
+    resp = await gateway.post(f"/api/v1/events/{o.ev.event_id}/acceptances", headers=o.admin,
+                              json={"volunteer_id": o.ids[0], "day": "2024-02-24", "reason": "a\x00b"})
+    assert resp.status == 400 and (await resp.json())["field"] == "reason"
     no_hours = o.ev.cards[5][0]  # on the roster, never scanned
     resp = await gateway.post(f"/api/v1/events/{o.ev.event_id}/volunteers/{no_hours}/certificates",
                               headers=o.coordinator)
@@ -184,9 +203,9 @@ async def test_cli_issues_everyone_once_and_reissues_only_what_changed(
 
         one = argparse.Namespace(**{**vars(args), "all": False, "volunteer": o.ids[0], "out": str(tmp_path / "1.pdf")})
         assert await cli.cmd_issue(cfg, one, conn, None, None) == 0  # type: ignore[arg-type]
-        assert "1 certificate(s) issued" in capsys.readouterr().out
-        assert await cli.cmd_verify(cfg, verify, conn, None, None) == 1  # type: ignore[arg-type]
-        assert orjson.loads(capsys.readouterr().out)["reason"] == "reissued"
+        assert "0 certificate(s) issued, 1 unchanged kept" in capsys.readouterr().out  # a reprint
+        assert await cli.cmd_verify(cfg, verify, conn, None, None) == 0  # type: ignore[arg-type]
+        capsys.readouterr()
         with pytest.raises(ValueError, match="--all"):
             await cli.cmd_issue(cfg, argparse.Namespace(**{**vars(one), "all": True}), conn, None, None)  # type: ignore[arg-type]
         revoke = argparse.Namespace(cert=first[o.ids[0]].cert_id, actor=o.coordinator_id, reason="x")
