@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,14 +58,17 @@ class Up:
         self.proc.send_signal(signal.SIGINT)
         return self.proc.wait(timeout=60)
 
-    def scan(self, token: str, card: str, seq: int) -> dict[str, object]:
-        body = json.dumps({"scan_id": str(uuid.uuid4()), "card": card, "gate_id": "huabo-desk",
-                           "scanned_at": datetime.now(UTC).isoformat(), "seq": seq}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.gateway_port}/api/v1/scans", data=body,
+    def scan(self, token: str, card: str, seq: int, at: datetime | None = None) -> dict[str, object]:
+        """A live scan now; or, given `at`, one replayed from the kiosk's journal (its own clock counts)."""
+        scan = {"scan_id": str(uuid.uuid4()), "card": card, "gate_id": "huabo-desk",
+                "scanned_at": (at or datetime.now(UTC)).isoformat(), "seq": seq}
+        path, body = ("/api/v1/scans", scan) if at is None else ("/api/v1/scans/batch", {"scans": [scan]})
+        req = urllib.request.Request(f"http://127.0.0.1:{self.gateway_port}{path}", data=json.dumps(body).encode(),
                                      headers={"Authorization": f"Bearer {token}",
                                               "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
+            answer = json.loads(resp.read())
+        return answer if at is None else answer["results"][0]
 
 
 def _banner_value(text: str, label: str) -> str:
@@ -81,8 +84,9 @@ def test_up_scan_restart_keeps_data(tmp_path: Path) -> None:
     try:
         token = _banner_value(banner, "device token")
         card = banner.split("demo cards:")[1].splitlines()[1].split()[-1]
-        assert up.scan(token, card, 1)["verdict"] == "checked_in"
-        deadline = time.monotonic() + 10
+        first_at = datetime.now(UTC)
+        assert up.scan(token, card, 1, first_at)["verdict"] == "checked_in"
+        deadline = time.monotonic() + 60
         while True:
             status = json.loads(_checkin("status", env=up.env).stdout)
             if status[0]["scans_in_postgres"] == 1:
@@ -101,8 +105,9 @@ def test_up_scan_restart_keeps_data(tmp_path: Path) -> None:
         status = json.loads(_checkin("status", env=up.env).stdout)
         assert status[0]["scans_in_postgres"] == 1
         assert status[0]["on_site"] == 1
-        second = up.scan(token, card, 2)  # within the debounce window of the first
-        assert second["verdict"] == "duplicate"
+        # 5 s after the first by the kiosk's clock, however long the restart took: within its debounce window
+        second = up.scan(token, card, 2, first_at + timedelta(seconds=5))
+        assert second["verdict"] == "duplicate", second
     finally:
         assert up.stop() == 0
 

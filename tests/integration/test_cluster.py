@@ -158,7 +158,9 @@ async def test_cluster_topology_stores_everything_once(system: tuple[Processes, 
     for sc in scenarios:
         first, second = [await _headcount(live, sc) for live in procs.lives]
         assert first["view"]["totals"]["on_site"] == expected_on_site[sc.event_id]
-        assert second["view"]["totals"] == first["view"]["totals"]
+        # scans_per_minute is a rolling count: the two snapshots may straddle the edge of its window
+        assert {k: v for k, v in second["view"]["totals"].items() if k != "scans_per_minute"} == \
+            {k: v for k, v in first["view"]["totals"].items() if k != "scans_per_minute"}
 
 
 def _at(epoch: float) -> Any:

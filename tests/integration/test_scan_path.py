@@ -43,6 +43,8 @@ async def test_scan_reaches_postgres_and_websocket(gateway, recorder, live_url, 
         assert answer["volunteer"]["team"] == "測試志工隊"
 
         update = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+        while update["type"] == "beat":  # a tick may come before the scan reaches the live server
+            update = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
         assert update["type"] == "delta"
         assert update["view"]["totals"]["on_site"] == 1
         assert update["view"]["zones"][0]["zone_id"] == "main" and update["view"]["zones"][0]["present"] == 1
