@@ -73,9 +73,19 @@ async def answer(page: Any, verdict: str) -> Any:
     return await page.wait_for_selector(f"#answer:not([hidden])[data-verdict={verdict}]", timeout=WAIT_MS)
 
 
-async def wedge(page: Any, text: str) -> None:
-    await page.keyboard.type(text)
-    await page.keyboard.press("Enter")
+async def wedge(page: Any, text: str, *, keyboard: bool = False) -> None:
+    """A USB scanner typing the card text and Enter. keyboard=True types through Chromium's input pipeline,
+    key by key as a person would see it; otherwise the same keydown events are dispatched in one go, so a
+    stall of this test process cannot open a gap longer than the page's 500 ms between two keys."""
+    if keyboard:
+        await page.keyboard.type(text)
+        await page.keyboard.press("Enter")
+        return
+    await page.evaluate("""(text) => {
+      for (const key of [...text, "Enter"]) {
+        document.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+      }
+    }""", text)
 
 
 async def journal(page: Any) -> list[dict[str, Any]]:
@@ -125,7 +135,7 @@ async def test_wedge_scanner_answer_screens(browser, live_system: LiveSystem, ar
         index = 0 if width == 360 else 1
         card = quick.cards[index][1]
 
-        await wedge(page, card)
+        await wedge(page, card, keyboard=True)  # once through real key input
         assert "簽到成功" in await (await answer(page, "checked_in")).inner_text()
         await shoot(page, artifacts, f"kiosk-checked-in-{width}")
         await wedge(page, card)
