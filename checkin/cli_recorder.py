@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from checkin.config import Config
 from checkin.keys import Keys
+
+Entries = list[tuple[bytes, dict[bytes, bytes]]]  # XRANGE's reply with decode_responses off
 
 
 async def _events(redis: aioredis.Redis, keys: Keys, event: str | None) -> list[str]:
     if event:
         return [event]
-    return sorted(e.decode() for e in await redis.smembers(keys.events))
+    return sorted(e.decode() for e in cast("set[bytes]", await redis.smembers(keys.events)))
 
 
 def _show(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, str]:
@@ -29,7 +32,8 @@ async def dlq_list(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connecti
                    keys: Keys) -> int:
     out = []
     for event_id in await _events(redis, keys, args.event):
-        for entry_id, fields in await redis.xrange(keys.event(event_id).dead_letters, count=args.limit):
+        dead_letters = cast(Entries, await redis.xrange(keys.event(event_id).dead_letters, count=args.limit))
+        for entry_id, fields in dead_letters:
             out.append({"event_id": event_id, **_show(entry_id, fields)})
     sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
@@ -45,10 +49,10 @@ async def dlq_retry(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connect
     moved = 0
     for event_id in await _events(redis, keys, args.event):
         ev = keys.event(event_id)
-        for entry_id, fields in await redis.xrange(ev.dead_letters):
+        for entry_id, fields in cast(Entries, await redis.xrange(ev.dead_letters)):
             if not args.all and entry_id.decode() not in wanted:
                 continue
-            original = {k: v for k, v in fields.items() if not k.startswith(b"_")}
+            original: dict[FieldT, EncodableT] = {k: v for k, v in fields.items() if not k.startswith(b"_")}
             async with redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(ev.stream, original)
                 pipe.xdel(ev.dead_letters, entry_id)

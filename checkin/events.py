@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from checkin.keys import Keys
 from checkin.rules import Policy, day_offset_min
@@ -164,7 +165,8 @@ async def load_event(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys
             "debounce_s": policy.debounce_s, "insurance": policy.insurance,
             "shift_early_min": policy.shift_early_min, "shift_late_min": policy.shift_late_min,
             "clock_skew_s": policy.clock_skew_s,
-            **rest_meta(replace(policy, tz=event["tz"]), _day_start_ms(event["starts_on"], tz)),
+            **cast("dict[FieldT, EncodableT]",  # redis-py's Mapping key is invariant
+                   rest_meta(replace(policy, tz=event["tz"]), _day_start_ms(event["starts_on"], tz))),
         })
         await pipe.execute()
     # Global keys live in other slots of a cluster, so they are written outside the event's transaction.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from checkin.keys import EventKeys
 
 Fields = dict[bytes, bytes]
+Entries = list[tuple[bytes, Fields]]  # XRANGE's reply with decode_responses off
 RANGE_CHUNK = 5000
 
 
@@ -57,7 +58,7 @@ async def entries_between(redis: aioredis.Redis, ev: EventKeys, first_ms: int,
     if last_id == "0-0":
         return
     while True:
-        chunk = await redis.xrange(ev.stream, min=start, max=last_id, count=RANGE_CHUNK)
+        chunk = cast(Entries, await redis.xrange(ev.stream, min=start, max=last_id, count=RANGE_CHUNK))
         for entry_id, fields in chunk:
             yield entry_id.decode(), fields
         if len(chunk) < RANGE_CHUNK:
@@ -68,7 +69,7 @@ async def entries_between(redis: aioredis.Redis, ev: EventKeys, first_ms: int,
 async def entries_after(redis: aioredis.Redis, ev: EventKeys, after_id: str,
                         limit: int = RANGE_CHUNK) -> list[tuple[str, Fields]]:
     """Entries after `after_id`, without blocking (for a state brought forward on demand)."""
-    chunk = await redis.xrange(ev.stream, min="(" + after_id, max="+", count=limit)
+    chunk = cast(Entries, await redis.xrange(ev.stream, min="(" + after_id, max="+", count=limit))
     return [(entry_id.decode(), fields) for entry_id, fields in chunk]
 
 

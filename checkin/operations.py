@@ -155,7 +155,8 @@ async def facts_from_log(conn: asyncpg.Connection | asyncpg.Pool, scan_id: str) 
 
 
 async def scan_gate(conn: asyncpg.Connection | asyncpg.Pool, scan_id: str) -> str | None:
-    return await conn.fetchval("SELECT gate_id FROM scans WHERE scan_id = $1", uuid.UUID(scan_id))
+    gate_id: str | None = await conn.fetchval("SELECT gate_id FROM scans WHERE scan_id = $1", uuid.UUID(scan_id))
+    return gate_id
 
 
 async def undo_window_min(conn: asyncpg.Connection | asyncpg.Pool, event_id: str) -> int:
@@ -184,7 +185,7 @@ async def day_approved(conn: asyncpg.Connection | asyncpg.Pool, facts: ScanFacts
 async def record_annulment(conn: asyncpg.Connection | asyncpg.Pool, facts: ScanFacts, actor: str,
                            actor_kind: str, reason: str) -> bool:
     """The annulment into Postgres (once per scan); False when it was already there."""
-    done = await conn.execute(
+    done: str = await conn.execute(
         "INSERT INTO annulments (scan_id, event_id, volunteer_id, verdict, scanned_at, actor, actor_kind, reason)"
         " VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0), $6, $7, $8) ON CONFLICT (scan_id) DO NOTHING",
         uuid.UUID(facts.scan_id), facts.event_id, facts.volunteer_id or None, facts.verdict, facts.at_ms, actor,
@@ -269,4 +270,5 @@ def pin_matches(stored: str, pin: str) -> bool:
 
 
 async def device_pin_hash(conn: asyncpg.Connection | asyncpg.Pool, device_id: str) -> str | None:
-    return await conn.fetchval("SELECT pin_hash FROM devices WHERE device_id = $1", device_id)
+    pin_hash: str | None = await conn.fetchval("SELECT pin_hash FROM devices WHERE device_id = $1", device_id)
+    return pin_hash

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import datetime, time
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from checkin.events import load_event
 from checkin.keys import Keys
@@ -110,9 +111,10 @@ async def rebuild_live_state(conn: asyncpg.Connection, redis: aioredis.Redis, ke
     async with redis.pipeline(transaction=True) as pipe:
         pipe.delete(ev.presence, ev.counts)
         if presence:
-            pipe.hset(ev.presence, mapping=presence)
+            # redis-py's Mapping key type is invariant: a dict[str, ...] is refused though it is fine
+            pipe.hset(ev.presence, mapping=cast("dict[FieldT, EncodableT]", presence))
         if counts:
-            pipe.hset(ev.counts, mapping=counts)
+            pipe.hset(ev.counts, mapping=cast("dict[FieldT, EncodableT]", counts))
         await pipe.execute()
     await load_event(conn, redis, keys, event_id)  # writes meta last: scans are refused until then
     log.warning("rebuilt live state of %s from Postgres: %d on site", event_id, counts.get("on_site", 0))

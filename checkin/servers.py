@@ -64,8 +64,8 @@ class EmbeddedPostgres:
         except Exception as exc:  # the package raises assorted errors; one line is what we owe
             raise ServerError(f"embedded PostgreSQL failed to start in {self.pgdata}: {exc}") from exc
         self._server = server
-        socket_dir = server.get_postmaster_info().socket_dir  # type: ignore[attr-defined]
-        port = server.get_postmaster_info().port  # type: ignore[attr-defined]
+        socket_dir = server.get_postmaster_info().socket_dir
+        port = server.get_postmaster_info().port
         self._ensure_database(str(socket_dir), port)
         return f"postgresql://postgres@/{self.database}?host={quote(str(socket_dir))}&port={port}"
 

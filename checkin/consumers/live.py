@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
@@ -132,7 +132,7 @@ def _abort(connection: ServerConnection) -> None:
         transport.abort()
 
 
-def serve_live(live: LiveServer, host: str, port: int) -> serve:
+def serve_live(live: LiveServer, host: str, port: int) -> Server:
     return serve(live.handle, host, port, process_request=live.authorize, compression=None,
                  ping_interval=KEEPALIVE_S, ping_timeout=KEEPALIVE_S, max_size=4096, max_queue=4)
 

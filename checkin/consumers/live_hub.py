@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import orjson
@@ -31,6 +31,8 @@ MAX_RESETS_BEHIND = 5  # snapshots in a row a subscriber did not take before it 
 REFRESH_MS = 5_000  # look even when nothing arrived: scan rate decays, shifts start, 5-minute buckets turn
 BEAT_MS = 5_000  # a quiet connection still hears from the server this often
 ROSTER_S = 300.0
+# XREAD's reply with decode_responses off: (stream, [(entry id, fields), ...]) per stream, None on timeout
+_XRead = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 
 
 def now_ms() -> int:
@@ -125,7 +127,8 @@ class EventHub:
     async def _read(self) -> None:
         while True:
             try:
-                reply = await self.redis.xread({self.ev.stream: self.live.stream_id}, count=1000, block=1000)
+                reply = cast(_XRead, await self.redis.xread({self.ev.stream: self.live.stream_id}, count=1000,
+                                                            block=1000))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis restarting: keep the picture, try again shortly

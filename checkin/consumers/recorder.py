@@ -11,14 +11,16 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT, KeyT, StreamIdT
 
 from checkin.config import Config
 from checkin.consumers.metrics import RecorderMetrics
@@ -115,7 +117,8 @@ class Recorder:
 
     async def _streams(self) -> list[str]:
         """The event streams, creating the group on streams seen for the first time."""
-        events = sorted(e.decode() for e in await self.redis.smembers(self.keys.events))
+        members = cast("set[bytes]", await self.redis.smembers(self.keys.events))  # decode_responses is off
+        events = sorted(e.decode() for e in members)
         streams = []
         for event_id in events:
             stream = self.keys.event(event_id).stream
@@ -135,9 +138,9 @@ class Recorder:
         rows = await self.redis.xpending_range(stream, RECORDER_GROUP, min=ids[0], max=ids[-1],
                                                count=len(ids) + 4 * self.config.recorder_batch,
                                                consumername=self.name)
-        return {r["message_id"]: int(r["times_delivered"]) for r in rows}
+        return {cast(bytes, r["message_id"]): int(r["times_delivered"]) for r in rows}
 
-    async def _parse(self, reply: list, redelivered: bool) -> list[Item]:
+    async def _parse(self, reply: list[Any], redelivered: bool) -> list[Item]:
         items: list[Item] = []
         dead: list[tuple[str, bytes, Fields, str]] = []
         gone: list[tuple[str, bytes]] = []
@@ -182,8 +185,9 @@ class Recorder:
         async with self.redis.pipeline(transaction=False) as pipe:
             for stream, entry_id, fields, error in dead:
                 ev = self.keys.event(self._event_of[stream])
-                pipe.xadd(ev.dead_letters, {**_as_dict(fields), b"_error": error.encode(), b"_id": entry_id,
-                                             b"_stream": stream.encode(), b"_consumer": self.name.encode()})
+                entry = {**_as_dict(fields), b"_error": error.encode(), b"_id": entry_id,
+                         b"_stream": stream.encode(), b"_consumer": self.name.encode()}
+                pipe.xadd(ev.dead_letters, cast("dict[FieldT, EncodableT]", entry))  # redis-py's Dict is invariant
                 pipe.xack(stream, RECORDER_GROUP, entry_id)
             await pipe.execute()
         for stream, entry_id, _, error in dead:
@@ -197,9 +201,9 @@ class Recorder:
         self.metrics.stage_seconds.labels(stage).inc(now - since)
         return now
 
-    async def _read_cluster(self, streams: dict[str, bytes | str], block_ms: int) -> list:
+    async def _read_cluster(self, streams: Mapping[str, bytes | str], block_ms: int) -> list[Any]:
         """One XREADGROUP per stream (each its own slot); a short pause when all were empty."""
-        reply = []
+        reply: list[Any] = []
         for stream, start in streams.items():
             got = await self.redis.xreadgroup(RECORDER_GROUP, self.name, {stream: start},
                                               count=self.config.recorder_batch)
@@ -225,14 +229,17 @@ class Recorder:
     async def _read_own_pending(self, streams: list[str], own: dict[str, bytes | None]) -> list[Item]:
         """Entries this consumer name read before a restart and never acknowledged. `own` holds a
         cursor per stream, None once that stream's pending list has been read through."""
-        todo = {s: own.get(s, b"0") for s in streams if own.get(s, b"0") is not None}
+        todo = cast("dict[str, bytes]",  # the None cursors are left out
+                    {s: own.get(s, b"0") for s in streams if own.get(s, b"0") is not None})
         if not todo:
             return []
+        reply: list[Any] | None
         if self._cluster:
             reply = await self._read_cluster(todo, 0)
         else:
-            reply = await self.redis.xreadgroup(RECORDER_GROUP, self.name, todo, count=self.config.recorder_batch)
-        seen: list[tuple[object, list]] = []
+            reply = cast("list[Any] | None", await self.redis.xreadgroup(
+                RECORDER_GROUP, self.name, cast("dict[KeyT, StreamIdT]", todo), count=self.config.recorder_batch))
+        seen: list[tuple[object, list[Any]]] = []
         for stream_raw, messages in reply or []:
             stream = stream_raw.decode() if isinstance(stream_raw, bytes) else stream_raw
             own[stream] = messages[-1][0] if messages else None
@@ -334,7 +341,7 @@ class Recorder:
         by_stream: dict[str, list[bytes]] = {}
         for item in items:
             by_stream.setdefault(item.stream, []).append(item.entry_id)
-        by_event: dict[str, list[object]] = {}
+        by_event: dict[str, list[str | int]] = {}
         for device_id, seq in durable.items():
             if device_id in device_event:
                 by_event.setdefault(device_event[device_id], []).extend((device_id, seq))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
 
@@ -35,10 +35,11 @@ class ClusterScriptBatcher:
         return await future
 
     def _client_for(self, key: str) -> aioredis.Redis:
-        node = self.cluster.get_node_from_key(key)
+        node = cast(ClusterNode, self.cluster.get_node_from_key(key))  # None only when asked for a replica
         client = self._nodes.get(node.name)
         if client is None:
-            client = aioredis.Redis(host=node.host, port=node.port, max_connections=16)
+            # the port of a node from the slot map is an int (ClusterNode also takes one as str)
+            client = aioredis.Redis(host=node.host, port=cast(int, node.port), max_connections=16)
             self._nodes[node.name] = client
         return client
 

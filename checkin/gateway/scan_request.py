@@ -74,7 +74,7 @@ def parse_scan(body: Any, where: str = "") -> ScanRequest:
 def parse_batch(body: Any) -> list[Any]:
     if not isinstance(body, dict) or not isinstance(body.get("scans"), list):
         raise ApiError(400, "invalid_body", 'the body must be {"scans": [...]}', "scans")
-    scans = body["scans"]
+    scans: list[Any] = body["scans"]
     if not 1 <= len(scans) <= MAX_BATCH:
         raise _bad("scans", f"a batch holds 1 to {MAX_BATCH} scans")
     return scans
