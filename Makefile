@@ -28,6 +28,7 @@ run: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check checkin tests loadtest
+	$(VENV)/bin/mypy --cache-dir $(VENV)/.mypy_cache checkin
 
 # Everything, against embedded PostgreSQL and Valkey started by the tests themselves.
 test: $(VENV)/.installed browser-deps lint
