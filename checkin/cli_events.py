@@ -11,7 +11,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from checkin.config import Config
-from checkin.event_plan import Problem, parse_plan
+from checkin.event_plan import Plan, Problem, parse_plan
 from checkin.event_plan_store import PlanRefused, PlanReport, apply_plan
 from checkin.keys import Keys
 
@@ -74,9 +74,8 @@ def _report(report: PlanReport, event_id: str) -> None:
         print(f"  next: checkin cards issue --event {event_id}; checkin event open {event_id}")
 
 
-async def plan_import(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
-                      redis: aioredis.Redis, keys: Keys) -> int:
-    path = Path(args.file)
+def _read_plan(path: Path) -> Plan | int:
+    """The plan in a file, or the exit code after saying what is wrong (2: no file, 1: problems listed)."""
     if not path.is_file():
         print(f"checkin: error: no such file: {path}", file=sys.stderr)
         return 2
@@ -84,12 +83,21 @@ async def plan_import(cfg: Config, args: argparse.Namespace, conn: asyncpg.Conne
     if parsed.plan is None:
         _problems(path, parsed.problems)
         return 1
+    return parsed.plan
+
+
+async def plan_import(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connection,
+                      redis: aioredis.Redis, keys: Keys) -> int:
+    path = Path(args.file)
+    plan = _read_plan(path)
+    if isinstance(plan, int):
+        return plan
     try:
-        report = await apply_plan(conn, redis, keys, parsed.plan)
+        report = await apply_plan(conn, redis, keys, plan)
     except PlanRefused as refused:
         _problems(path, refused.problems)
         return 1
-    _report(report, parsed.plan.event.event_id)
+    _report(report, plan.event.event_id)
     return 0
 
 
@@ -101,14 +109,9 @@ def plan_example(cfg: Config, args: argparse.Namespace) -> int:
 def plan_check(cfg: Config, args: argparse.Namespace) -> int:
     """Check a plan's shape without a database (volunteers and ids of other events are checked on import)."""
     path = Path(args.file)
-    if not path.is_file():
-        print(f"checkin: error: no such file: {path}", file=sys.stderr)
-        return 2
-    parsed = parse_plan(path.read_bytes())
-    if parsed.plan is None:
-        _problems(path, parsed.problems)
-        return 1
-    plan = parsed.plan
+    plan = _read_plan(path)
+    if isinstance(plan, int):
+        return plan
     print(f"{path}: ok: event {plan.event.event_id}, {len(plan.zones)} zone(s), {len(plan.gates)} gate(s),"
           f" {len(plan.shifts)} shift(s), {sum(map(len, plan.assignments.values()))} assignment(s)")
     return 0

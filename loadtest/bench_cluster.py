@@ -33,7 +33,6 @@ import orjson
 import psutil
 
 from checkin import events
-from checkin.accounts import add_user, enroll_device
 from checkin.db import migrate
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
@@ -46,7 +45,14 @@ from checkin.servers import (
 )
 from checkin.synth import generate_roster
 from loadtest import drain, report
-from loadtest.fixture import BENCH_POLICY, Fixture, RequestBuilder, _write_layout, write_fixture
+from loadtest.fixture import (
+    BENCH_POLICY,
+    Fixture,
+    RequestBuilder,
+    _write_layout,
+    open_with_kiosks,
+    write_fixture,
+)
 from loadtest.http_load import PhaseStats, Request, closed_loop
 from loadtest.scenario import Layout, Plan, days_for, make_layout, make_plan
 from loadtest.system import System, load_average, machine, postgres_pids, raise_fd_limit, wait_ready
@@ -96,15 +102,7 @@ async def _add_event(conn: asyncpg.Connection, redis: Any, keys: Keys, plan: Pla
     await events.create_event(conn, layout.event_id, f"壓力測試 {layout.event_id}", layout.days[0], layout.days[-1],
                               BENCH_POLICY)
     await _write_layout(conn, layout, ids)
-    await conn.execute("UPDATE events SET status = 'open' WHERE event_id = $1", layout.event_id)
-    await events.load_event(conn, redis, keys, layout.event_id)
-    device_ids, tokens = [], []
-    for index, gate_id in enumerate(layout.devices):
-        device_id, token = await enroll_device(conn, redis, keys, layout.event_id, gate_id, f"bench kiosk {index}")
-        device_ids.append(device_id)
-        tokens.append(token)
-    _, coordinator = await add_user(conn, "壓測協調員", "coordinator", layout.event_id)
-    spare = next(g for g, _, mode in layout.gates if mode == "auto")
+    device_ids, tokens, coordinator, spare = await open_with_kiosks(conn, redis, keys, layout)
     return Fixture(layout.event_id, device_ids, tokens, first.cards, first.old_cards, coordinator, spare)
 
 

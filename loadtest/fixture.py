@@ -65,6 +65,15 @@ async def write_fixture(conn: asyncpg.Connection, redis: aioredis.Redis, keys: K
                        " WHERE volunteer_id = any($1::text[])", lost)
     second = {c.volunteer_id: c.text for c in await issue_cards(conn, key, lost)}
     cards = [second.get(vid) or first[vid] for vid in ids]
+    device_ids, tokens, coordinator, spare = await open_with_kiosks(conn, redis, keys, layout)
+    return Fixture(layout.event_id, device_ids, tokens, cards, {i: first[ids[i]] for i in plan.revoked},
+                   coordinator, spare)
+
+
+async def open_with_kiosks(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys,
+                           layout: Layout) -> tuple[list[str], list[str], str, str]:
+    """Open the event, load it into Redis, enrol a kiosk per device slot and a coordinator:
+    (device ids, their tokens, the coordinator's token, an auto gate for kiosks enrolled later)."""
     await conn.execute("UPDATE events SET status = 'open' WHERE event_id = $1", layout.event_id)
     await events.load_event(conn, redis, keys, layout.event_id)
     device_ids, tokens = [], []
@@ -74,8 +83,7 @@ async def write_fixture(conn: asyncpg.Connection, redis: aioredis.Redis, keys: K
         tokens.append(token)
     _, coordinator = await add_user(conn, "壓測協調員", "coordinator", layout.event_id)
     spare = next(g for g, _, mode in layout.gates if mode == "auto")
-    return Fixture(layout.event_id, device_ids, tokens, cards, {i: first[ids[i]] for i in plan.revoked},
-                   coordinator, spare)
+    return device_ids, tokens, coordinator, spare
 
 
 async def _write_layout(conn: asyncpg.Connection, layout: Layout, ids: list[str]) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from checkin.cli_events import EXAMPLE_PLAN
+from checkin.cli_events import EXAMPLE_PLAN, plan_check
 from checkin.event_plan import parse_plan, strip_comments
 
 
@@ -108,3 +110,16 @@ def test_every_problem_at_once() -> None:
 def test_not_a_plan_is_a_problem_not_an_exception(data: bytes) -> None:
     parsed = parse_plan(data)
     assert parsed.plan is None and parsed.problems
+
+
+def test_plan_check_answers_for_a_good_file_a_bad_one_and_none(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = tmp_path / "plan.json", tmp_path / "bad.json"
+    good.write_text(EXAMPLE_PLAN, encoding="utf-8")
+    bad.write_text('{"event": {}}', encoding="utf-8")
+    assert plan_check(None, argparse.Namespace(file=str(good))) == 0  # type: ignore[arg-type]
+    assert ": ok: event " in capsys.readouterr().out
+    assert plan_check(None, argparse.Namespace(file=str(bad))) == 1  # type: ignore[arg-type]
+    assert "refused, nothing was imported" in capsys.readouterr().err
+    assert plan_check(None, argparse.Namespace(file=str(tmp_path / "none.json"))) == 2  # type: ignore[arg-type]
+    assert "no such file" in capsys.readouterr().err
