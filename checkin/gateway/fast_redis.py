@@ -5,7 +5,9 @@ connection pool); this client packs each command once and hands the socket's byt
 is about 8 µs. It does only what the batcher needs: send N commands in one write, get N replies back
 in order. Reply errors come back as exception objects in the reply list (NoScriptError for NOSCRIPT,
 ResponseError otherwise), as redis-py's `execute(raise_on_error=False)` gives them. A lost connection
-fails the pipelines on it with redis's ConnectionError; the next call connects again.
+fails the pipelines on it with redis's ConnectionError; the next call connects again. A server that
+keeps the connection open but stops answering (hung, or paused) fails them with redis's TimeoutError
+after `read_timeout_s`, checked once a second rather than timed per pipeline.
 
 Plain TCP (`redis://`) and unix sockets (`unix://`) only; TLS and Cluster stay on redis-py.
 """
@@ -25,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 10.0  # a scan's pipeline unanswered this long: the connection is given up (the gateway answers 503)
 
 
 def pack(*args: str | bytes | int | float) -> bytes:
@@ -48,6 +51,7 @@ class _Pending:
     want: int
     replies: list[Any]
     done: asyncio.Future[list[Any]]
+    sent_at: float = 0.0  # loop time of the write
 
 
 class _Protocol(asyncio.Protocol):
@@ -106,7 +110,9 @@ class FastRedis:
     """One connection to one Redis server; safe to share between tasks (pipelines queue in order)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, path: str | None = None, db: int = 0,
-                 username: str | None = None, password: str | None = None) -> None:
+                 username: str | None = None, password: str | None = None,
+                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
+        self.read_timeout_s = read_timeout_s
         self.host = host
         self.port = port
         self.path = path
@@ -153,7 +159,8 @@ class FastRedis:
     async def _send(self, conn: _Protocol, commands: Sequence[bytes]) -> list[Any]:
         if conn.closed:  # lost between the caller's check and now
             raise RedisConnectionError("Connection closed by server.")
-        pending = _Pending(len(commands), [], asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        pending = _Pending(len(commands), [], loop.create_future(), loop.time())
         conn.pending.append(pending)
         assert conn.transport is not None
         conn.transport.write(b"".join(commands))
@@ -163,6 +170,16 @@ class FastRedis:
             # The replies would still arrive and be taken for the next pipeline's: drop the connection.
             conn.fail(RedisConnectionError("a pipeline was cancelled mid-flight"))
             raise
+
+    def _watch(self, conn: _Protocol, where: str) -> None:
+        """Once a second while the connection lives: give it up if its oldest pipeline waited too long."""
+        if conn.closed:
+            return
+        loop = asyncio.get_running_loop()
+        if conn.pending and loop.time() - conn.pending[0].sent_at > self.read_timeout_s:
+            conn.fail(RedisTimeoutError(f"Redis at {where} did not answer within {self.read_timeout_s:g} s"))
+            return
+        loop.call_later(min(1.0, self.read_timeout_s / 2), self._watch, conn, where)
 
     async def _connect(self) -> _Protocol:
         async with self._lock:  # tasks that find the connection down share one new connection
@@ -183,6 +200,7 @@ class FastRedis:
             raise RedisTimeoutError(f"Timeout connecting to Redis at {where}") from exc
         except OSError as exc:
             raise RedisConnectionError(f"Error connecting to Redis at {where}: {exc}") from exc
+        self._watch(conn, where)
         hello: list[tuple[str, bytes]] = []
         if self.password is not None:
             hello.append(("AUTH", pack("AUTH", *([self.username] if self.username else []), self.password)))

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, ConnectionError, NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from checkin.gateway.batcher import ScriptBatcher, fast_client_for
 from checkin.gateway.fast_redis import FastRedis, pack
@@ -182,6 +183,34 @@ async def test_a_server_that_is_gone_is_a_redis_error(redis_prefix: str) -> None
     batcher = ScriptBatcher(aioredis.Redis(host="127.0.0.1", port=nowhere.port), "return 1")
     with pytest.raises(ConnectionError):
         await batcher.call([], [])
+
+
+async def test_a_server_that_stops_answering_is_a_timeout_not_a_hang() -> None:
+    """Accepts, reads, never replies (a hung or paused server): the pipeline fails, and the next call
+    connects again instead of queueing behind the dead one."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        while await reader.read(4096):
+            pass
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = FastRedis(host="127.0.0.1", port=port, read_timeout_s=0.3)
+    try:
+        for attempt in (1, 2):
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(RedisTimeoutError, match="did not answer"):
+                await asyncio.wait_for(client.execute([pack("PING")]), 10)
+            assert asyncio.get_running_loop().time() - started >= 0.3
+            assert len(accepted) == attempt  # a new connection for the second call
+    finally:
+        await client.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
 
 
 def test_which_clients_get_the_fast_path() -> None:
