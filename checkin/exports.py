@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from checkin.hours import EventSummary, Profile, VolunteerHours, summarize
+from checkin.hours import VolunteerHours
+from checkin.hours_summary import EventSummary, Profile, summarize
 from checkin.record_rules import REASON_NAMES, RecordFacts, decide
 
 BOM = "\ufeff".encode()

@@ -14,8 +14,9 @@ IO_LIBRARIES = ("aiohttp", "asyncpg", "redis", "websockets", "hiredis")
 # The command line starts every part, so it alone may import them all (lazily, inside its commands).
 ENTRY_POINTS = ("checkin.cli", "checkin.__main__")
 # Domain rules and formats: they take data and return data.
-PURE = ("checkin.rules", "checkin.hours", "checkin.cards", "checkin.record_rules", "checkin.exports",
-        "checkin.honors", "checkin.certificates", "checkin.event_plan", "checkin.roster_csv")
+PURE = ("checkin.rules", "checkin.hours", "checkin.hours_model", "checkin.hours_summary", "checkin.cards",
+        "checkin.record_rules", "checkin.exports", "checkin.honors", "checkin.certificates", "checkin.event_plan",
+        "checkin.roster_csv")
 
 
 def _module_name(path: Path) -> str:
