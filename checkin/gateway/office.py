@@ -255,9 +255,10 @@ def read_text(body: dict[str, Any], name: str, *, required: bool, most: int = 20
         if required:
             raise ApiError(400, "missing_field", f"{name} is required", name)
         return None
-    # Postgres takes no NUL character in text: refused here rather than failing the insert with a 500
-    if not isinstance(value, str) or len(value) > most or "\x00" in value:
+    if not isinstance(value, str) or len(value) > most:
         raise ApiError(400, "bad_field", f"{name} must be text of at most {most} characters", name)
+    if "\x00" in value:  # Postgres takes no NUL in text: refused here rather than failing the insert with a 500
+        raise ApiError(400, "bad_field", f"{name} may not contain a NUL character", name)
     return value.strip()
 
 
@@ -265,7 +266,7 @@ def path_id(request: web.Request, name: str) -> str:
     """An id from the URL (or the query string), checked like a body field."""
     value = request.match_info.get(name) or request.query.get(name) or ""
     if not value or len(value) > 200 or "\x00" in value:
-        raise ApiError(400, "bad_field", f"{name} must be an id of at most 200 characters", name)
+        raise ApiError(400, "bad_field", f"{name} must be an id of 1 to 200 characters without a NUL", name)
     return value
 
 
