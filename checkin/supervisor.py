@@ -145,6 +145,10 @@ def banner(config: Config, demo: dict[str, object] | None) -> str:
         lines += [
             f"  dashboard for the demo: {base}/kiosk/dashboard.html#event={demo['event_id']}"
             f"&token={demo['coordinator_token']}",
+            f"  coordinator desk (no card? undo a scan): {base}/kiosk/coordinator.html#event={demo['event_id']}"
+            f"&token={demo['coordinator_token']}",
+            f"  office (hours, corrections, exports, certificates): {base}/kiosk/office.html#event={demo['event_id']}"
+            f"&token={demo['coordinator_token']}",
             f"  enrol a kiosk: checkin device link --event {demo['event_id']} --gate {demo['gate_id']}",
             f"  demo event {demo['event_id']}  gate {demo['gate_id']}",
             f"  device token       {demo['device_token']}",

@@ -83,6 +83,8 @@ def test_up_scan_restart_keeps_data(tmp_path: Path) -> None:
     banner = up.start()
     try:
         token = _banner_value(banner, "device token")
+        coordinator = _banner_value(banner, "coordinator token")
+        assert f"/kiosk/office.html#event=lantern2023&token={coordinator}" in banner
         card = banner.split("demo cards:")[1].splitlines()[1].split()[-1]
         first_at = datetime.now(UTC)
         assert up.scan(token, card, 1, first_at)["verdict"] == "checked_in"
