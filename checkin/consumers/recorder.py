@@ -50,7 +50,9 @@ Fields = dict[bytes, bytes] | list[bytes]
 
 def _as_dict(fields: Fields) -> dict[bytes, bytes]:
     return fields if isinstance(fields, dict) else dict(zip(fields[0::2], fields[1::2], strict=False))
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)  # what a retry with backoff waits out
 
 
 # The Redis mirror of the watermarks only ever moves up: two consumers' acknowledgements may
