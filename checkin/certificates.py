@@ -17,9 +17,8 @@ from typing import Any
 
 import orjson
 
-from checkin.exports import Member
+from checkin.exports import Member, credited_days
 from checkin.hours import VolunteerHours
-from checkin.record_rules import decide
 
 FORMAT = 1
 CERT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{20}$")  # secrets.token_urlsafe(15): 120 random bits
@@ -68,8 +67,7 @@ class CertificateContent:
 
 def content_for(hours: VolunteerHours, member: Member, event_id: str, event_name: str) -> CertificateContent:
     """What a certificate issued now would say: the days the record book credits (after its rules)."""
-    days = tuple(CertDay(d.day.isoformat(), d.minutes) for d in hours.days
-                 if d.minutes > 0 and decide(member.record, d.day, member.accepted_days).counts)
+    days = tuple(CertDay(d.day.isoformat(), d.minutes) for d in credited_days(hours, member))
     return CertificateContent(event_id, event_name, hours.volunteer_id, member.name, member.record_book_no or "",
                               member.team, member.unit, days)
 

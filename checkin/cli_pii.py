@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 import redis.asyncio as aioredis
 
 from checkin import exports, pii
 from checkin.config import Config
 from checkin.keys import Keys
-from checkin.reconcile import NotAllowed, is_admin
+from checkin.reconcile import NotAllowed, audit, is_admin
 
 HEADER = ("志工編號", "姓名", "紀錄冊編號", "身分證字號")
 
@@ -32,12 +31,6 @@ ORDER BY 3, 2, 1
 """
 
 
-async def _audit(conn: asyncpg.Connection, actor: str, action: str, event_id: str, detail: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (actor, action, event_id, subject, detail) VALUES ($1, $2, $3, $4, $5::text::jsonb)",
-        actor, action, event_id, "national_ids", orjson.dumps(detail).decode())
-
-
 async def national_id_rows(conn: asyncpg.Connection, event_id: str, actor: str,
                            key_path: Path) -> list[tuple[str, str, str, str]]:
     """The event's volunteers with their national IDs decrypted; NotAllowed (audited) unless actor is an admin.
@@ -46,7 +39,7 @@ async def national_id_rows(conn: asyncpg.Connection, event_id: str, actor: str,
     if await conn.fetchval("SELECT 1 FROM events WHERE event_id = $1", event_id) is None:
         raise LookupError(f"no event {event_id!r}")
     if not await is_admin(conn, actor):
-        await _audit(conn, actor, "national_ids_export_refused", event_id, {})
+        await audit(conn, actor, "national_ids_export_refused", event_id, "national_ids", {})
         raise NotAllowed(f"only an admin may export national IDs; {actor!r} is not one")
     key = pii.load_or_create_key(key_path)
     rows = []
@@ -55,7 +48,7 @@ async def national_id_rows(conn: asyncpg.Connection, event_id: str, actor: str,
             rows.append((vid, name, book, pii.decrypt(key, blob, vid)))
         except pii.DecryptError as exc:
             raise pii.DecryptError(f"{vid}: {exc}") from None
-    await _audit(conn, actor, "national_ids_export", event_id, {"rows": len(rows)})
+    await audit(conn, actor, "national_ids_export", event_id, "national_ids", {"rows": len(rows)})
     return rows
 
 

@@ -17,7 +17,6 @@ import redis.asyncio as aioredis
 from checkin import exports, honors, reconcile
 from checkin.config import Config
 from checkin.keys import Keys
-from checkin.record_rules import decide
 
 
 def _out(data: Any) -> None:
@@ -150,8 +149,8 @@ async def cmd_honors(cfg: Config, args: argparse.Namespace, conn: asyncpg.Connec
             m = members.get(r.volunteer_id)
             if m is not None:
                 names[r.volunteer_id] = (m.name, m.record_book_no or "")
-            services += [honors.Service(r.volunteer_id, d.day, d.minutes, event_id) for d in r.days
-                         if d.minutes > 0 and (m is None or decide(m.record, d.day, m.accepted_days).counts)]
+            services += [honors.Service(r.volunteer_id, d.day, d.minutes, event_id)
+                         for d in exports.credited_days(r, m)]
     rows = honors.honor_rows(honors.honors(services, tiers), names)
     if args.out:
         exports.write_csv(args.out, honors.HONOR_HEADER, rows)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from checkin.hours import VolunteerHours
+from checkin.hours import DayTotal, VolunteerHours
 from checkin.hours_summary import EventSummary, Profile, summarize
 from checkin.record_rules import REASON_NAMES, RecordFacts, decide
 
@@ -46,6 +46,13 @@ def hours_text(minutes: int) -> str:
     return f"{minutes / 60:.2f}".rstrip("0").rstrip(".")
 
 
+def credited_days(result: VolunteerHours, member: Member | None) -> list[DayTotal]:
+    """The service days the record book credits: time credited, and not left out by the record rules
+    (a volunteer not on the roster has no facts for the rules to judge)."""
+    facts, accepted = (member.record, member.accepted_days) if member is not None else (None, frozenset[date]())
+    return [d for d in result.days if d.minutes > 0 and decide(facts, d.day, accepted).counts]
+
+
 RECORD_HEADER = ("姓名", "紀錄冊編號", "服務日期", "服務時數", "服務內容", "運用單位")
 
 
@@ -57,10 +64,9 @@ def record_rows(results: Iterable[VolunteerHours], members: Mapping[str, Member]
     rows: list[tuple[str, ...]] = []
     for r in results:
         m = members.get(r.volunteer_id) or _unknown(r.volunteer_id)
-        for d in r.days:
-            if d.minutes > 0 and decide(m.record, d.day, m.accepted_days).counts:
-                rows.append((m.name, m.record_book_no or "", d.day.isoformat(), hours_text(d.minutes),
-                             m.service_content, m.unit))
+        for d in credited_days(r, m):
+            rows.append((m.name, m.record_book_no or "", d.day.isoformat(), hours_text(d.minutes),
+                         m.service_content, m.unit))
     rows.sort(key=lambda row: (row[2], row[1], row[0]))
     return rows
 

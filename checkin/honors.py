@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from checkin.exports import hours_text
+
 HONOR_CARD = "honor_card"
 CARD_YEARS = 3
 CARD_MINUTES = 300 * 60
@@ -104,7 +106,6 @@ def honor_rows(awards: Iterable[Award], names: dict[str, tuple[str, str]]) -> li
     rows: list[tuple[str, ...]] = []
     for a in awards:
         name, book = names.get(a.volunteer_id, ("", ""))
-        hours = f"{a.minutes_then / 60:.2f}".rstrip("0").rstrip(".")
-        rows.append((a.volunteer_id, name, book, a.award, a.reached_on.isoformat(), hours, a.first_day.isoformat(),
-                     str(a.days_then), str(a.events_then)))
+        rows.append((a.volunteer_id, name, book, a.award, a.reached_on.isoformat(), hours_text(a.minutes_then),
+                     a.first_day.isoformat(), str(a.days_then), str(a.events_then)))
     return rows

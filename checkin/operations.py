@@ -70,6 +70,7 @@ async def add_team_lead(conn: asyncpg.Connection, name: str, event_id: str, team
 
 _SEARCH = """
 SELECT DISTINCT v.volunteer_id, v.name, coalesce(t.name, '') AS team, v.team_id, v.record_book_no,
+       v.national_id_mask,  -- only the mask: the ciphertext stays here and the gateway has no key to open it
        right(regexp_replace(coalesce(v.phone, ''), '[^0-9]', '', 'g'), 3) AS phone_tail,
        (SELECT card_id FROM cards c WHERE c.volunteer_id = v.volunteer_id AND c.status = 'active') AS card_id
 FROM assignments a JOIN volunteers v USING (volunteer_id) LEFT JOIN teams t ON t.team_id = v.team_id

@@ -85,15 +85,11 @@ async def get_search(request: web.Request) -> web.Response:
     state = request.app[state_key]
     async with _postgres():
         found = await ops.search_roster(state.pool, event_id, q, who.team_id if who.role == "team_lead" else None)
-        # only the mask: the ciphertext stays in Postgres and the gateway has no key to open it
-        masks = dict(await state.pool.fetch(
-            "SELECT volunteer_id, national_id_mask FROM volunteers WHERE volunteer_id = ANY($1::text[])",
-            [r["volunteer_id"] for r in found])) if found else {}
     on_site = await _on_site(state, event_id, [r["volunteer_id"] for r in found])
     return json_response({"results": [
         {"volunteer_id": r["volunteer_id"], "name": r["name"], "team": r["team"], "team_id": r["team_id"],
          "record_book_no": r["record_book_no"], "phone_tail": r["phone_tail"] or None,
-         "national_id": masks.get(r["volunteer_id"]),
+         "national_id": r["national_id_mask"],
          "has_card": r["card_id"] is not None, "on_site": on_site.get(r["volunteer_id"], False)}
         for r in found]})
 
