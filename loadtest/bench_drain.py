@@ -1,6 +1,7 @@
 """Benchmark: how fast the recorder drains a backlog of scans from an event stream into Postgres.
 
     .venv/bin/python loadtest/bench_drain.py [--size 1000000] [--batch 1000] [--devices 200] [--writers 2] [--timeout 150]
+        [--pg-set max_wal_size=4GB --pg-set checkpoint_timeout=30min ...]
 
 Starts a scratch embedded Valkey and embedded PostgreSQL under /tmp (removed afterwards), fills one
 event stream with --size entries in the scan script's format (pipelined XADD: check-ins and the
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -101,6 +103,23 @@ async def fill(host: str, port: int, stream: str, size: int, devices: int) -> fl
 
 async def bench(args: argparse.Namespace, pg_url: str, redis_url: str, redis_port: int) -> None:
     conn = await asyncpg.connect(pg_url)
+    names = []
+    for setting in args.pg_set:  # server settings to try (ALTER SYSTEM on the scratch server, then a reload)
+        name, _, value = setting.partition("=")
+        if not re.fullmatch(r"[a-z_]+", name) or not value:
+            raise SystemExit(f"--pg-set takes name=value, got {setting!r}")
+        quoted = value.replace("'", "''")
+        await conn.execute(f"ALTER SYSTEM SET {name} = '{quoted}'")
+        names.append(name)
+    if names:
+        before = [await conn.fetchval(f"SHOW {n}") for n in names]
+        await conn.execute("SELECT pg_reload_conf()")
+        for _ in range(50):  # the reload is a signal: wait until this session (and so new ones) sees it
+            now = [await conn.fetchval(f"SHOW {n}") for n in names]
+            if all(a != b for a, b in zip(now, before, strict=True)):
+                break
+            await asyncio.sleep(0.1)
+        print("postgres settings: " + ", ".join(f"{n}={v}" for n, v in zip(names, now, strict=True)))
     await migrate(conn)
     keys = Keys("bench")
     redis = create_redis(redis_url)
@@ -148,6 +167,8 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--writers", type=int, default=2, help="concurrent Postgres transactions")
     parser.add_argument("--timeout", type=float, default=150.0, help="stop draining after this many seconds")
+    parser.add_argument("--pg-set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a PostgreSQL setting to try (reloadable ones only), repeatable")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="checkin-bench-drain-"))

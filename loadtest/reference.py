@@ -59,9 +59,9 @@ class RespPipe:
 
 
 def scan_commands(ev: EventKeys, device_id: str, token: str, gate_id: str, card_ids: list[str],
-                  start_ms: int, rounds: int, first_seq: int = 1) -> Iterator[bytes]:
-    """EVALSHA calls of the real scan script: every card scanned `rounds` times, two hours apart."""
-    sha = hashlib.sha1(SCRIPT.encode()).hexdigest()
+                  start_ms: int, rounds: int, first_seq: int = 1, script: str = SCRIPT) -> Iterator[bytes]:
+    """EVALSHA calls of the scan script (or a variant of it): every card scanned `rounds` times, two hours apart."""
+    sha = hashlib.sha1(script.encode()).hexdigest()
     seq = first_seq
     for r in range(rounds):
         for i, card_id in enumerate(card_ids):
@@ -86,17 +86,18 @@ async def _delete_prefix(redis: aioredis.Redis, prefix: str) -> None:
 
 
 async def evalsha_rate(conn: asyncpg.Connection, redis: aioredis.Redis, redis_url: str, event_id: str,
-                       device: tuple[str, str, str], card_ids: list[str], calls: int) -> dict[str, float]:
+                       device: tuple[str, str, str], card_ids: list[str], calls: int,
+                       script: str = SCRIPT) -> dict[str, float]:
     """The scan script pipelined on a scratch copy of the event (its own key prefix), then removed."""
     prefix = f"benchref-{secrets.token_hex(3)}"
     keys = Keys(prefix)
     await events.load_event(conn, redis, keys, event_id)
-    await redis.script_load(SCRIPT)
+    await redis.script_load(script)
     device_id, token, gate_id = device
     cards = card_ids[: max(1, calls // 2)]
     start = int(datetime(2024, 2, 5, 1, tzinfo=UTC).timestamp() * 1000)
     commands = list(scan_commands(keys.event(event_id), device_id, token, gate_id, cards, start,
-                                  max(1, calls // len(cards))))
+                                  max(1, calls // len(cards)), script=script))
     pipe = await RespPipe.connect(redis_url)
     try:
         began = time.perf_counter()
