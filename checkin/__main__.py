@@ -1,3 +1,3 @@
-from checkin.cli import main
+from checkin.cli.main import main
 
 raise SystemExit(main())

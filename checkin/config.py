@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,14 +31,29 @@ class Config:
     recorder_block_ms: int = 200
     recorder_claim_idle_ms: int = 30_000
     recorder_max_deliveries: int = 5
-    recorder_metrics_port: int = 0  # 0: no /metrics endpoint
+    recorder_metrics_port: int = 9108  # the recorder's /metrics; 0 turns it off
     stream_max_backlog: int = 2_000_000
     max_body_bytes: int = 1_048_576
+    # An admin's roster or assignment file (base64 in JSON): 16 MiB carries every volunteer of the city (78,633,
+    # UTF-8: about 14.8 MB). Read only after the admin is known; every other body stays under max_body_bytes.
+    max_upload_bytes: int = 16 * 1_048_576
     device_scans_per_s: int = 10  # per device token and gateway process; 0 turns the limit off
+    header_timeout_s: int = 15  # a request's headers (and an idle keep-alive connection) within this
+    body_timeout_s: int = 30  # a request's body within this, once its headers are in
+    # An admin's upload (after the admin is known): the city's 14.8 MB roster takes 60 s at 2 Mbit/s up.
+    upload_timeout_s: int = 600
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object a line, with the request id
     tls_cert: Path | None = None  # PEM certificate chain for the gateway; with tls_key
     tls_key: Path | None = None  # PEM private key; neither set + non-loopback host: a local CA is made
     public_url: str | None = None  # how volunteers and verifiers reach the gateway (certificate QR codes)
+    allowed_hosts: frozenset[str] = frozenset()  # Host header values links may carry when public_url is unset
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()  # their X-Forwarded-For is read
+    session_idle_s: int = 3600  # a console session unused this long ends
+    session_max_s: int = 43_200  # and any session ends this long after its sign-in (a working day)
+    signin_backoff_ms: int = 1000  # the first wait after repeated wrong passwords, doubling; 0 turns waits off
+    signin_backoff_max_ms: int = 300_000  # the longest wait between attempts
+    password_link_ttl_h: int = 72  # a one-time set-password link works this long
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -68,7 +85,16 @@ _INT_FIELDS = {
     "RECORDER_METRICS_PORT": ("recorder_metrics_port", 0, 65535),
     "STREAM_MAX_BACKLOG": ("stream_max_backlog", 1000, 1_000_000_000),
     "MAX_BODY_BYTES": ("max_body_bytes", 1024, 64 * 1_048_576),
+    "MAX_UPLOAD_BYTES": ("max_upload_bytes", 1024, 256 * 1_048_576),
     "DEVICE_SCANS_PER_S": ("device_scans_per_s", 0, 1_000_000),
+    "HEADER_TIMEOUT_S": ("header_timeout_s", 1, 3600),
+    "BODY_TIMEOUT_S": ("body_timeout_s", 1, 3600),
+    "UPLOAD_TIMEOUT_S": ("upload_timeout_s", 1, 7200),
+    "SESSION_IDLE_S": ("session_idle_s", 1, 7 * 86_400),
+    "SESSION_MAX_S": ("session_max_s", 1, 30 * 86_400),
+    "SIGNIN_BACKOFF_MS": ("signin_backoff_ms", 0, 3_600_000),
+    "SIGNIN_BACKOFF_MAX_MS": ("signin_backoff_max_ms", 0, 86_400_000),
+    "PASSWORD_LINK_TTL_H": ("password_link_ttl_h", 1, 24 * 30),
 }
 
 
@@ -91,6 +117,26 @@ def _check_redis_url(url: str) -> str:
         except ValueError:
             raise ConfigError(f"CHECKIN_REDIS_URL has a malformed port: {url!r}") from None
     return url
+
+
+_HOST_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _check_hosts(raw: str) -> frozenset[str]:
+    """Host names or IP addresses, comma separated, without ports."""
+    hosts = set()
+    for item in (part.strip().lower() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            hosts.add(str(ipaddress.ip_address(item.strip("[]"))))
+            continue
+        except ValueError:
+            pass
+        if not _HOST_RE.fullmatch(item) or len(item) > 253:
+            raise ConfigError(f"CHECKIN_ALLOWED_HOSTS takes host names or IP addresses without ports, got {item!r}")
+        hosts.add(item)
+    return frozenset(hosts)
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Config:
@@ -121,10 +167,21 @@ def from_env(environ: Mapping[str, str] | None = None) -> Config:
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ConfigError(f"CHECKIN_PUBLIC_URL must be like https://checkin.example.org, got {public!r}")
         kwargs["public_url"] = public.rstrip("/")
+    if hosts := env.get("CHECKIN_ALLOWED_HOSTS"):
+        kwargs["allowed_hosts"] = _check_hosts(hosts)
+    if proxies := env.get("CHECKIN_TRUSTED_PROXIES"):
+        try:
+            kwargs["trusted_proxies"] = tuple(ipaddress.ip_network(p.strip()) for p in proxies.split(",") if p.strip())
+        except ValueError:
+            raise ConfigError(f"CHECKIN_TRUSTED_PROXIES takes IP addresses or networks (10.0.0.0/8), got {proxies!r}") from None
     if level := env.get("CHECKIN_LOG_LEVEL"):
         if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"CHECKIN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
         kwargs["log_level"] = level.upper()
+    if log_format := env.get("CHECKIN_LOG_FORMAT"):
+        if log_format.lower() not in ("text", "json"):
+            raise ConfigError(f"CHECKIN_LOG_FORMAT must be text or json, got {log_format!r}")
+        kwargs["log_format"] = log_format.lower()
     for suffix, (name, low, high) in _INT_FIELDS.items():
         raw = env.get(f"CHECKIN_{suffix}")
         if raw is None or raw == "":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,26 @@ class EventKeys:
     def durable(self) -> str:  # hash: device_id -> highest contiguous seq in Postgres
         return self._k("durable")
 
+    @property
+    def seen(self) -> str:  # hash: device_id -> when the kiosk last polled GET /api/v1/device (epoch ms)
+        return self._k("seen")
+
+    @property
+    def gate_copy(self) -> str:  # hash: epoch (names this copy's history), version (of its last card change)
+        return self._k("gatecopy")
+
+    @property
+    def gate_copy_changes(self) -> str:  # sorted set: card_id -> the gate copy version that last changed it
+        return self._k("gatecopy:cards")
+
     def answer(self, scan_id: str) -> str:  # the stored answer to one scan, kept 48 h for idempotency
         return self._k(f"answer:{scan_id}")
 
     def all_state(self) -> list[str]:
         return [
             self.meta, self.roster, self.revoked, self.gates, self.devices, self.presence,
-            self.counts, self.stream, self.dead_letters, self.durable,
+            self.counts, self.stream, self.dead_letters, self.durable, self.gate_copy, self.gate_copy_changes,
+            self.seen,
         ]
 
 

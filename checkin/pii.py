@@ -18,7 +18,7 @@ VERSION = b"\x01"  # leading byte of every ciphertext, so a later key or scheme 
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
-_ID_RE = re.compile(r"^[A-Z][0-9]{9}$")
+_ID_RE = re.compile(r"^[A-Z][0-9]{9}\Z")
 # The letter's two-digit code in the official checksum (I, O, W..Z are out of alphabetical order).
 _LETTER_CODES = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True))
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 1, 1)

@@ -7,6 +7,7 @@ Redis Cluster client that discovers the other nodes from that one.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -33,6 +34,15 @@ def create_redis(url: str, *, max_connections: int = 64) -> Any:
         url, max_connections=max_connections, health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError])
+
+
+def shown(url: str) -> str:
+    """The URL as it may appear in a message or a log: its password, if any, left out."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{parts.netloc.rpartition('@')[2]}"))
 
 
 def is_cluster(client: Any) -> bool:

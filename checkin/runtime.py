@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -14,13 +15,34 @@ def run_file(config: Config) -> Path:
     return config.data_dir / "run.json"
 
 
-def write_run_file(config: Config, postgres_url: str, redis_url: str) -> None:
+def write_run_file(config: Config, postgres_url: str, redis_url: str,
+                   servers: dict[str, dict[str, Any]] | None = None) -> None:
+    """The URLs (the Valkey one holds its password, so owner-only) and the embedded servers' states."""
     path = run_file(config)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps({"pid": os.getpid(), "postgres_url": postgres_url, "redis_url": redis_url}))
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(orjson.dumps({"pid": os.getpid(), "postgres_url": postgres_url, "redis_url": redis_url,
+                                   "servers": servers or {}}))
+    os.replace(tmp, path)  # readers never see half a file
+
+
+def embedded_states(config: Config) -> dict[str, dict[str, Any]]:
+    """The embedded servers of a running `checkin up` on this data directory, by name; {} when none."""
+    try:
+        info = orjson.loads(run_file(config).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(info, dict) or not _alive(int(info.get("pid", 0))):
+        return {}
+    servers = info.get("servers")
+    return servers if isinstance(servers, dict) else {}
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:  # os.kill(0, ...) would ask about our own process group
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

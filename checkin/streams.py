@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
+from checkin.vocabulary import SCAN_FIELDS, Verdict
+
 RECORDER_GROUP = "recorder"
 TRIM_LIMIT = 200_000  # entries one XTRIM may drop
 
@@ -37,10 +39,14 @@ class ScanEntry:
     closes: uuid.UUID | None
     source: str
     senior: bool
+    operator: str = ""  # who scanned for the volunteer at the desk ('' for a card at a gate)
 
 
 def _ms(value: bytes) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, UTC)
+
+
+VERDICTS = frozenset(v.value for v in Verdict)
 
 
 def parse_entry(event_id: str, stream_id: bytes, fields: dict[bytes, bytes]) -> ScanEntry:
@@ -51,7 +57,7 @@ def parse_entry(event_id: str, stream_id: bytes, fields: dict[bytes, bytes]) -> 
         closes = fields.get(b"closes") or b""
         warn = fields.get(b"warn") or b""
         verdict = fields[b"verdict"].decode()
-        if verdict not in ("checked_in", "checked_out", "duplicate", "rejected"):
+        if verdict not in VERDICTS:
             raise BadEntry(f"unknown verdict {verdict!r}")
         return ScanEntry(
             stream_id=stream_id.decode(),
@@ -73,6 +79,7 @@ def parse_entry(event_id: str, stream_id: bytes, fields: dict[bytes, bytes]) -> 
             closes=uuid.UUID(closes.decode()) if closes else None,
             source=(fields.get(b"src") or b"device").decode(),
             senior=fields.get(b"senior") == b"1",
+            operator=(fields.get(b"op") or b"").decode(),
         )
     except BadEntry:
         raise
@@ -85,16 +92,15 @@ def _ms_text(value: datetime) -> bytes:
 
 
 def encode_entry(e: ScanEntry) -> dict[bytes, bytes]:
-    """The fields the scan script XADDs for this scan (its Python twin, for tools and tests)."""
-    return {
-        b"scan_id": str(e.scan_id).encode(), b"dev": e.device_id.encode(), b"seq": str(e.seq).encode(),
-        b"gate": e.gate_id.encode(), b"zone": e.zone.encode(), b"card": (e.card_id or "").encode(),
-        b"vol": (e.volunteer_id or "").encode(), b"team": e.team.encode(), b"at": _ms_text(e.at),
-        b"dat": _ms_text(e.device_at or e.at), b"rx": _ms_text(e.received_at), b"verdict": e.verdict.encode(),
-        b"reason": (e.reason or "").encode(), b"warn": ",".join(e.warnings).encode(),
-        b"closes": str(e.closes).encode() if e.closes else b"", b"src": e.source.encode(),
-        b"senior": b"1" if e.senior else b"0",
+    """The fields the scan script XADDs for this scan, in SCAN_FIELDS order (its Python twin)."""
+    values = {
+        "scan_id": str(e.scan_id), "dev": e.device_id, "seq": str(e.seq), "gate": e.gate_id, "zone": e.zone,
+        "card": e.card_id or "", "vol": e.volunteer_id or "", "team": e.team, "verdict": e.verdict,
+        "reason": e.reason or "", "warn": ",".join(e.warnings), "closes": str(e.closes) if e.closes else "",
+        "src": e.source, "senior": "1" if e.senior else "0", "op": e.operator,
     }
+    times = {"at": _ms_text(e.at), "dat": _ms_text(e.device_at or e.at), "rx": _ms_text(e.received_at)}
+    return {f.encode(): times[f] if f in times else values[f].encode() for f in SCAN_FIELDS}
 
 
 def id_ms(entry_id: bytes | str) -> int:

@@ -13,9 +13,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from checkin.certificate_pdf import certificate_pdf, certificates_pdf
-from checkin.certificate_store import Certificate
-from checkin.certificates import CertDay, CertificateContent, fingerprint, new_cert_id, verify_url
+from checkin.certificates.content import CertDay, CertificateContent, fingerprint, new_cert_id, verify_url
+from checkin.certificates.pdf import certificate_pdf, certificates_pdf
+from checkin.certificates.store import Certificate
 
 BASE_URL = "https://checkin.example.org"
 

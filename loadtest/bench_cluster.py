@@ -32,10 +32,11 @@ import asyncpg
 import orjson
 import psutil
 
-from checkin import events
+import checkin.events.store as events
 from checkin.db import migrate
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
+from checkin.roster.synth import generate_roster
 from checkin.servers import (
     EmbeddedPostgres,
     EmbeddedValkey,
@@ -43,7 +44,6 @@ from checkin.servers import (
     free_cluster_ports,
     free_port,
 )
-from checkin.synth import generate_roster
 from loadtest import drain, report
 from loadtest.fixture import (
     BENCH_POLICY,

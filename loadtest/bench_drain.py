@@ -26,7 +26,7 @@ import asyncpg
 import hiredis
 
 from checkin.config import Config
-from checkin.consumers.recorder import Recorder
+from checkin.consumers.recorder import make_recorder
 from checkin.db import migrate
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
@@ -131,7 +131,7 @@ async def bench(args: argparse.Namespace, pg_url: str, redis_url: str, redis_por
 
     config = Config(postgres_url=pg_url, redis_url=redis_url, redis_prefix="bench", recorder_batch=args.batch,
                     recorder_block_ms=100)
-    recorder = Recorder(config, redis, "bench-1", trim_keep_ms=0, maintain_every_s=1.0, writers=args.writers)
+    recorder = make_recorder(config, redis, "bench-1", trim_keep_ms=0, maintain_every_s=1.0, writers=args.writers)
     began = time.perf_counter()
     task = asyncio.create_task(recorder.run())
     deadline = began + args.timeout

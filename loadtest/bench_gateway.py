@@ -17,7 +17,6 @@ import asyncio
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,12 @@ import psutil
 from checkin.db import migrate
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
-from checkin.servers import embedded_servers, free_port
+from checkin.servers import free_port
 from loadtest import profiling, report
 from loadtest.fixture import RequestBuilder, write_fixture
 from loadtest.http_load import Request, closed_loop, open_loop
 from loadtest.scenario import days_for, make_layout, make_plan
+from loadtest.scratch import scratch_servers
 from loadtest.system import System, load_average, raise_fd_limit, wait_ready
 
 EVENT_ID = "lantern-gw"
@@ -98,53 +98,49 @@ async def _measure(system: System, host: str, port: int, requests: list[Request]
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     raise_fd_limit()
-    tmp = Path(tempfile.mkdtemp(prefix="checkin-gwbench-"))
     worker_counts = [int(w) for w in args.workers.split(",")]
     codes = args.code.split(",") if args.code else [""]
     configs = [(code, workers) for _ in range(args.rounds) for code in codes for workers in worker_counts]
     per_config = args.warmup + args.scans * args.repeat + int(args.open_rate * args.open_seconds)
     needed = per_config * len(configs)
     results = []
-    try:
-        with embedded_servers(tmp, postgres_url=None, redis_url=None, redis_port=free_port()) as (pg_url, redis_url):
-            conn = await asyncpg.connect(pg_url)
-            redis = create_redis(redis_url)
-            try:
-                await migrate(conn)
-                keys = Keys("checkin")
-                layout = make_layout(EVENT_ID, days_for(int(needed * 1.1), args.volunteers), args.kiosks_per_gate)
-                plan = make_plan(layout, args.volunteers)
-                fixture = await write_fixture(conn, redis, keys, plan)
-                port = free_port()
-                builder = RequestBuilder(fixture, layout, "127.0.0.1", port)
-                singles = [Request(u.device, builder.request(u), 1, False) for u in plan.units if not u.batch]
-                env = {**os.environ, "CHECKIN_POSTGRES_URL": pg_url, "CHECKIN_REDIS_URL": redis_url,
-                       "CHECKIN_REDIS_PREFIX": "checkin", "CHECKIN_DATA_DIR": str(tmp / "data"),
-                       "CHECKIN_GATEWAY_PORT": str(port), "CHECKIN_LOG_LEVEL": "WARNING",
-                       "CHECKIN_DEVICE_SCANS_PER_S": "0"}
-                cursor = 0
-                for code, workers in configs:
-                    # Another checkout's gateway (e.g. `git archive <commit> checkin | tar -x -C DIR`) for A/B runs.
-                    system = System({**env, "PYTHONPATH": code} if code else env,
-                                    Path(args.log_dir) if args.log_dir else tmp)
-                    try:
-                        # `python -m` puts the working directory first on sys.path: start elsewhere for --code.
-                        wrap = ["env", f"--chdir={tmp}"] if code else None
-                        for i in range(workers):
-                            system.start(f"gw{i}", ["gateway", "--single", "--name", f"gw{i}"], wrap)
-                        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}/readyz")
-                        mine, cursor = singles[cursor:cursor + per_config], cursor + per_config
-                        result = {"code": code or "working tree",
-                                  **await _measure(system, "127.0.0.1", port, mine, args, workers, tmp)}
-                        results.append(result)
-                        print(orjson.dumps(result).decode(), flush=True)
-                    finally:
-                        system.stop_all()
-            finally:
-                await redis.aclose()
-                await conn.close()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with scratch_servers("checkin-gwbench-") as (tmp, pg_url, redis_url):
+        conn = await asyncpg.connect(pg_url)
+        redis = create_redis(redis_url)
+        try:
+            await migrate(conn)
+            keys = Keys("checkin")
+            layout = make_layout(EVENT_ID, days_for(int(needed * 1.1), args.volunteers), args.kiosks_per_gate)
+            plan = make_plan(layout, args.volunteers)
+            fixture = await write_fixture(conn, redis, keys, plan)
+            port = free_port()
+            builder = RequestBuilder(fixture, layout, "127.0.0.1", port)
+            singles = [Request(u.device, builder.request(u), 1, False) for u in plan.units if not u.batch]
+            env = {**os.environ, "CHECKIN_POSTGRES_URL": pg_url, "CHECKIN_REDIS_URL": redis_url,
+                   "CHECKIN_REDIS_PREFIX": "checkin", "CHECKIN_DATA_DIR": str(tmp / "data"),
+                   "CHECKIN_GATEWAY_PORT": str(port), "CHECKIN_LOG_LEVEL": "WARNING",
+                   "CHECKIN_DEVICE_SCANS_PER_S": "0"}
+            cursor = 0
+            for code, workers in configs:
+                # Another checkout's gateway (e.g. `git archive <commit> checkin | tar -x -C DIR`) for A/B runs.
+                system = System({**env, "PYTHONPATH": code} if code else env,
+                                Path(args.log_dir) if args.log_dir else tmp)
+                try:
+                    # `python -m` puts the working directory first on sys.path: start elsewhere for --code.
+                    wrap = ["env", f"--chdir={tmp}"] if code else None
+                    for i in range(workers):
+                        system.start(f"gw{i}", ["gateway", "--single", "--name", f"gw{i}"], wrap)
+                    await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}/readyz")
+                    mine, cursor = singles[cursor:cursor + per_config], cursor + per_config
+                    result = {"code": code or "working tree",
+                              **await _measure(system, "127.0.0.1", port, mine, args, workers, tmp)}
+                    results.append(result)
+                    print(orjson.dumps(result).decode(), flush=True)
+                finally:
+                    system.stop_all()
+        finally:
+            await redis.aclose()
+            await conn.close()
     return results
 
 

@@ -37,8 +37,9 @@ from websockets.asyncio.client import connect
 
 from checkin.db import migrate
 from checkin.keys import Keys
-from checkin.rules import Policy
+from checkin.scan.rules import Policy
 from checkin.servers import EmbeddedPostgres, EmbeddedValkey, free_port
+from loadtest.event_factory import make_event  # the same event the tests use, larger
 
 PREFIX = "bench-live"
 HEAD_RE = re.compile(r'\{"type":"(\w+)"(?:,"event_id":"[^"]*","event_name":"[^"]*","tz":"[^"]*")?,"stream_id":"([0-9-]+)"')
@@ -97,9 +98,6 @@ async def dashboards(url: str, clients: int, sample: int, until: float, out: Pat
 # ---- the orchestrator ---------------------------------------------------------------------------
 
 async def setup_event(pg_url: str, redis_url: str, volunteers: int) -> tuple[str, str, str, list[str]]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.factories import make_event  # the same event the tests use, larger
-
     conn = await asyncpg.connect(pg_url)
     redis = aioredis.Redis.from_url(redis_url)
     try:

@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from checkin.db import migrate
-from checkin.hours import HoursPolicy, LogScan, Shift, derive_hours
-from checkin.reconcile import load_event_log, load_policy, reconcile_event
+from checkin.hours.derive import derive_hours
+from checkin.hours.model import HoursPolicy, LogScan, Shift
+from checkin.reconcile.store import load_event_log, load_policy, reconcile_event
 
 TZ = ZoneInfo("Asia/Taipei")
 

@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import asyncpg
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin.card_print import PrintCard, cards_pdf
-from checkin.cards import new_card_id, sign_card
-from checkin.roster_csv import parse_roster
-from checkin.roster_store import import_roster
-from checkin.synth import CITY_VOLUNTEERS, generate_roster, write_roster_csv
+from checkin.cards.printing import cards_pdf
+from checkin.roster.csv import parse_roster
+from checkin.roster.store import import_roster
+from checkin.roster.synth import CITY_VOLUNTEERS, generate_roster, write_roster_csv
+from loadtest.bench_card_print import synthetic_cards
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "checkin" / "migrations"
 
@@ -35,13 +34,7 @@ def _timed(label: str, started: float) -> float:
 
 def bench_cards(count: int) -> None:
     """Sign and print `count` cards for the first volunteers of a synthetic roster."""
-    roster = generate_roster(count)
-    teams = {t.team_id: t.name for t in roster.teams}
-    key = Ed25519PrivateKey.generate()
-    cards = []
-    for volunteer in roster.volunteers:
-        card_id = new_card_id()
-        cards.append(PrintCard(sign_card(key, card_id), card_id, volunteer.name, teams[volunteer.team_id]))
+    cards = synthetic_cards(count)
     with tempfile.TemporaryDirectory() as folder:
         t = time.perf_counter()
         pages = cards_pdf(cards, Path(folder) / "cards.pdf")

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import tempfile
-from pathlib import Path
 
 import asyncpg
 
 from checkin.db import migrate
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
-from checkin.scan_script import SCRIPT
-from checkin.servers import embedded_servers, free_port
+from checkin.scan.script import SCRIPT
 from loadtest import reference
 from loadtest.fixture import write_fixture
 from loadtest.scenario import make_layout, make_plan
+from loadtest.scratch import scratch_servers
 
 EVENT = "bench-script"
 EARLY_RETURN = "do return {'ok', '{}', '0'} end\n"
@@ -35,8 +32,9 @@ CUTS = (
     ("device and token checked", "local durable = "),
     ("+ replay check, backlog, event meta, gate", "local presence = nil"),
     ("+ revocation, roster and presence reads, the decision", "local warn = table.concat"),
-    ("+ presence and counter writes", "local on_site = tonumber"),
-    ("+ the on-site count read", "redis.call('XADD'"),
+    ("+ presence and counter writes", "-- Today's figures, durable"),
+    ("+ today's counters (per hour, per gate)", "on_site = on_site or"),
+    ("+ the on-site count (read after a duplicate or refusal)", "redis.call('XADD'"),
     ("+ the stream entry (XADD), the answer encoded", "redis.call('SET', KEYS[10]"),
 )
 
@@ -57,11 +55,11 @@ async def bench(args: argparse.Namespace, pg_url: str, redis_url: str) -> None:
     await redis.config_set("appendonly", "yes" if args.aof == "on" else "no")
     fixture = await write_fixture(conn, redis, Keys("checkin"), make_plan(make_layout(EVENT, 3, 6), 5000))
     card_ids = [c.split(".")[2] for c in fixture.cards]
-    device = (fixture.device_ids[0], fixture.tokens[0], fixture.spare_gate)
     runs: dict[str, list[float]] = {}
     for round_no in range(args.rounds):
         for label, script in variants():
-            got = await reference.evalsha_rate(conn, redis, redis_url, EVENT, device, card_ids, args.calls, script)
+            got = await reference.evalsha_rate(conn, redis, redis_url, EVENT, fixture.spare_gate, card_ids, args.calls,
+                                                 script)
             if got["errors"] or got["ok"] != got["calls"]:
                 raise SystemExit(f"{label}: {got}")
             runs.setdefault(label, []).append(1e6 / got["per_s"])
@@ -82,12 +80,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--aof", choices=("on", "off"), default="on", help="Valkey's append-only file, as in production")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="checkin-bench-script-"))
-    try:
-        with embedded_servers(tmp, postgres_url=None, redis_url=None, redis_port=free_port()) as (pg, rd):
-            asyncio.run(bench(args, pg, rd))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with scratch_servers("checkin-bench-script-") as (_, pg, rd):
+        asyncio.run(bench(args, pg, rd))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import asyncpg
 import redis.asyncio as aioredis
 
-from checkin.accounts import enroll_device
+from checkin.access.accounts import enroll_device
 from checkin.keys import Keys
-from checkin.scan_script import SCRIPT
+from checkin.scan.script import SCRIPT
 from checkin.streams import RECORDER_GROUP
 from loadtest.reference import RespPipe, scan_commands
 

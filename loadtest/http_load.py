@@ -41,7 +41,8 @@ class PhaseStats:
     first_send: float = 0.0
     last_send: float = 0.0
     last_answer: float = 0.0
-    generator_cpu_s: float = 0.0
+    generator_cpu_s: float = 0.0  # this process's CPU time over the phase (whatever else it ran meanwhile)
+    generator_wall_s: float = 0.0  # ... and the wall time it was measured over
 
     def on_answer(self, scheduled: float, request: Request, status: int, body: bytes, now: float) -> None:
         self.answered_requests += 1
@@ -153,7 +154,7 @@ async def open_loop(host: str, port: int, requests: list[Request], rate: float, 
     """Send at `rate` scans a second for at most duration_s; return the stats and how many requests were sent."""
     stats = PhaseStats("open", target_rate=rate)
     conns = await _connect(host, port, {r.device for r in requests}, stats)
-    cpu0 = time.process_time()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     start = time.perf_counter() + 0.02
     stats.first_send = start
     slot, i = 0.0, 0
@@ -174,6 +175,7 @@ async def open_loop(host: str, port: int, requests: list[Request], rate: float, 
         await asyncio.sleep(max(0.0, start + slot / rate - time.perf_counter()))
     await _finish(conns, stats, answer_timeout_s)
     stats.generator_cpu_s = time.process_time() - cpu0
+    stats.generator_wall_s = time.perf_counter() - wall0
     return stats, i
 
 
@@ -186,7 +188,7 @@ async def closed_loop(host: str, port: int, requests: list[Request], duration_s:
     for request in requests:
         queues[request.device].append(request)
     loop = asyncio.get_running_loop()
-    cpu0 = time.process_time()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     start = stats.first_send = time.perf_counter()
 
     async def kiosk(device: int) -> int:
@@ -206,4 +208,5 @@ async def closed_loop(host: str, port: int, requests: list[Request], duration_s:
     stats.last_send = time.perf_counter()
     await _finish(conns, stats, answer_timeout_s)
     stats.generator_cpu_s = time.process_time() - cpu0
+    stats.generator_wall_s = time.perf_counter() - wall0
     return stats, sent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 # Leaf frames are charged to the first group whose marker is in the frame's file path.
 GROUPS = [
-    ("card signature (Ed25519)", ("checkin/cards.py", "cryptography")),
+    ("card signature (Ed25519)", ("checkin/cards/format.py", "cryptography")),
     ("redis-py client", ("redis/",)),
     ("hiredis parser", ("hiredis",)),
     ("aiohttp HTTP server", ("aiohttp/",)),

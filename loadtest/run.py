@@ -2,12 +2,15 @@
 to the machine's limits.
 
     .venv/bin/python -m loadtest.run [--quick] [--profile] [--rate 4000] [--duration 60]
-        [--phases open,dashboards,closed,drain,reference] [--postgres-url URL --redis-url URL]
+        [--phases open,dashboards,closed,drain,reference] [--wrk-threads 1]
+        [--postgres-url URL --redis-url URL]
 
 Starts embedded PostgreSQL and Valkey in a folder under /tmp (or uses the given servers, in a
 scratch database and key prefix), the gateways, the recorder and the live server as child
 processes on free loopback ports, runs the phases, writes loadtest/results/latest.json and
-summary.md, prints a table, and stops everything it started.
+summary.md, prints a table, and stops everything it started. The closed loop is driven by wrk
+(loadtest/wrk_load.py), the open-loop and dashboard phases by a small C client
+(loadtest/c_open_loop.py); each phase reports its generator's own CPU share of the machine.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ import asyncpg
 import orjson
 
 from checkin.db import migrate
+from checkin.events.store import load_event
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
 from checkin.servers import embedded_servers, free_port
-from loadtest import drain, profiling, reference, report
-from loadtest.fixture import Fixture, RequestBuilder, write_fixture
-from loadtest.http_load import PhaseStats, Request, closed_loop, open_loop
-from loadtest.scenario import days_for, make_layout, make_plan
+from loadtest import c_open_loop, drain, profiling, reference, report, wrk_load
+from loadtest.fixture import BENCH_POLICY, Fixture, RequestBuilder, write_fixture
+from loadtest.http_load import PhaseStats, Request
+from loadtest.scenario import Plan, closed_units, days_for, make_layout, make_plan
 from loadtest.system import (
     MemoryWatch,
     System,
@@ -59,7 +63,9 @@ PRESETS: dict[str, dict[str, Any]] = {
               "ws_clients": 100, "ws_rate": 200, "ws_duration": 4, "drain_rows": 20_000,
               "ref_calls": 10_000, "ref_xadd": 20_000, "ref_copy": 20_000},
 }
-CLOSED_CAP = 8000  # scans a second the closed-loop phase has in hand
+# Scans a second the closed-loop phase has prebuilt: each is sent once, so this caps what it can measure
+# (a wrk thread that runs out stops, and the results say so).
+CLOSED_CAP = 12_000
 PHASES = ("open", "dashboards", "closed", "drain", "reference")
 
 
@@ -94,7 +100,11 @@ async def servers(args: argparse.Namespace, data_dir: Path) -> AsyncIterator[tup
         yield pg, rd, "checkin"
 
 
-def _phase_result(stats: PhaseStats, sent: int, load_before: list[float]) -> dict[str, Any]:
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def _phase_result(stats: PhaseStats, sent: int, load_before: list[float], tool: str) -> dict[str, Any]:
     span = max(1e-9, stats.last_answer - stats.first_send)
     return {
         "mode": stats.mode, "target_rate": stats.target_rate or None,
@@ -107,9 +117,26 @@ def _phase_result(stats: PhaseStats, sent: int, load_before: list[float]) -> dic
         "batches": len(stats.batch_latencies_ms),
         "generator_send_lag_ms": report.pct(stats.send_lag_ms, 50, 99),
         "generator_cpu_us_per_request": round(1e6 * stats.generator_cpu_s / max(1, stats.sent_requests), 1),
+        "generator": report.generator(tool, stats.generator_cpu_s, stats.generator_wall_s, _cores()),
         "verdicts": dict(stats.verdicts.most_common()), "errors": dict(stats.errors.most_common()),
         "load_before": load_before, "load_after": load_average(),
     }
+
+
+async def _stored_verdicts(conn: asyncpg.Connection, since: float, until: float) -> dict[str, int]:
+    """Verdict/reason counts of the phase's stored scans (the generators do not read the answers' bodies)."""
+    rows = await conn.fetch(
+        "SELECT verdict || '/' || coalesce(reason, '-') AS v, count(*) AS n FROM scans WHERE event_id = $1"
+        " AND received_at >= to_timestamp($2) AND received_at <= to_timestamp($3) GROUP BY 1 ORDER BY n DESC",
+        EVENT_ID, since - 0.5, until + 0.5)
+    return {r["v"]: r["n"] for r in rows}
+
+
+async def _set_debounce(conn: asyncpg.Connection, redis: Any, keys: Keys, seconds: int) -> None:
+    """The event's debounce, in Postgres and in the copy the scan script reads."""
+    await conn.execute("UPDATE events SET policy = policy || jsonb_build_object('debounce_s', $2::int)"
+                       " WHERE event_id = $1", EVENT_ID, seconds)
+    await load_event(conn, redis, keys, EVENT_ID)
 
 
 async def _postgres_lag(conn: asyncpg.Connection, redis: Any, keys: Keys, since: float, until: float,
@@ -142,6 +169,9 @@ class Bench:
         self.cfg = cfg
         self.cursor = 0
         self.requests: list[Request] = []
+        self.plan: Plan | None = None
+        self.builder: RequestBuilder | None = None
+        self.open_client: Path | None = None
         self.results: dict[str, Any] = {}
 
     def take(self, scans: int) -> list[Request]:
@@ -197,7 +227,7 @@ class Bench:
                 "redis": f"Valkey {info['valkey_version']}" if "valkey_version" in info else f"Redis {info['redis_version']}",
             }
             began = time.perf_counter()
-            needed = cfg["open_rate"] * cfg["duration"] + cfg["ws_rate"] * cfg["ws_duration"] + CLOSED_CAP * cfg["closed_duration"]
+            needed = cfg["open_rate"] * cfg["duration"] + cfg["ws_rate"] * cfg["ws_duration"]
             layout = make_layout(EVENT_ID, days_for(needed, cfg["volunteers"]), cfg["kiosks_per_gate"])
             plan = make_plan(layout, cfg["volunteers"])
             _say(f"plan: {plan.scan_count:,} scans over {len(layout.days)} festival days; writing the event")
@@ -205,6 +235,7 @@ class Bench:
             host, port = "127.0.0.1", int(system.env["CHECKIN_GATEWAY_PORT"])
             builder = RequestBuilder(fixture, layout, host, port)
             self.requests = [Request(u.device, builder.request(u), len(u.scans), u.batch) for u in plan.units]
+            self.plan, self.builder = plan, builder
             res["config"] = {**cfg, "gateway_workers": 2, "recorder_batch": 1000, "device_rate_limit": "off", "gates": len(layout.gates),
                              "kiosks": len(layout.devices), "festival_days": len(layout.days),
                              "plan_scans": plan.scan_count, "plan_kinds": plan.kinds,
@@ -252,10 +283,12 @@ class Bench:
                     spies.append((name, spy, out))
         load = load_average()
         since = time.time()
-        stats, sent = await open_loop(host, port, requests, cfg["open_rate"], cfg["duration"])
+        stats, sent = await asyncio.to_thread(c_open_loop.open_loop, self._open_client(tmp), host, port, requests,
+                                              cfg["open_rate"], cfg["duration"], tmp)
         until = time.time()
-        result = _phase_result(stats, sent, load)
+        result = _phase_result(stats, sent, load, "C open loop (loadtest/open_loop.c)")
         result["postgres"] = await _postgres_lag(conn, redis, keys, since, until, stats.answered_scans)
+        result["verdicts"] = await _stored_verdicts(conn, since, until)
         self.results["open"] = result
         if spies:
             self.results["profile"] = {}
@@ -268,6 +301,11 @@ class Bench:
         elif self.args.profile:
             self.results["profile"] = {"error": "py-spy is not installed: pip install py-spy"}
 
+    def _open_client(self, tmp: Path) -> Path:
+        if self.open_client is None:
+            self.open_client = c_open_loop.build(tmp)
+        return self.open_client
+
     async def phase_dashboards(self, system: System, conn: asyncpg.Connection, redis: Any, keys: Keys,
                                fixture: Fixture, redis_url: str, host: str, port: int, tmp: Path) -> None:
         cfg = self.cfg
@@ -278,13 +316,24 @@ class Bench:
             await asyncio.sleep(0.5)
             boards.measuring = True
             load = load_average()
-            stats, sent = await open_loop(host, port, self.take(int(cfg["ws_rate"] * cfg["ws_duration"])),
-                                          cfg["ws_rate"], cfg["ws_duration"])
+            since, harness0 = time.time(), time.process_time()
+            stats, sent = await asyncio.to_thread(
+                c_open_loop.open_loop, self._open_client(tmp), host, port,
+                self.take(int(cfg["ws_rate"] * cfg["ws_duration"])), cfg["ws_rate"], cfg["ws_duration"], tmp,
+                name="dashboards")
+            # The dashboards' websocket clients run in this process: their CPU is the generator's too.
+            clients_cpu = time.process_time() - harness0
+            until = time.time()
             await asyncio.sleep(0.5)  # the last tick's deltas
             boards.measuring = False
         finally:
             await boards.close()
-        result = _phase_result(stats, sent, load)
+        result = _phase_result(stats, sent, load, "C open loop")
+        result["generator"] = report.generator(
+            f"C open loop ({stats.generator_cpu_s:.2f} CPU s) and the {cfg['ws_clients']} websocket clients in"
+            f" Python ({clients_cpu:.2f} CPU s)", stats.generator_cpu_s + clients_cpu, stats.generator_wall_s,
+            _cores())
+        result["verdicts"] = await _stored_verdicts(conn, since, until)
         result.update({"clients": boards.stats.clients, "connect_failures": boards.stats.connect_failures,
                        "deltas": boards.stats.deltas, "disconnects": boards.stats.disconnects,
                        "lag_ms": report.pct(boards.stats.lag_ms, 50, 95, 99)})
@@ -292,10 +341,52 @@ class Bench:
 
     async def phase_closed(self, system: System, conn: asyncpg.Connection, redis: Any, keys: Keys,
                            fixture: Fixture, redis_url: str, host: str, port: int, tmp: Path) -> None:
+        """wrk at saturation, every scan a check-in or check-out, and how far Postgres lags behind."""
+        assert self.plan is not None and self.builder is not None
+        wrk_load.find_wrk()  # before anything is built or changed
+        seconds = self.cfg["closed_duration"]
+        units = closed_units(self.plan, int(CLOSED_CAP * seconds))
+        requests = [Request(u.device, self.builder.request(u), 1, False) for u in units]
+        connections = len({u.device for u in units})  # one keep-alive connection per sending kiosk
+        threads = max(1, min(self.args.wrk_threads, connections))
+        prefix = await asyncio.to_thread(wrk_load.prepare, requests, threads, tmp)
+        await _set_debounce(conn, redis, keys, 0)  # so a card's every next scan toggles it in or out
         load = load_average()
-        stats, sent = await closed_loop(host, port, self.take(CLOSED_CAP * self.cfg["closed_duration"]),
-                                        self.cfg["closed_duration"])
-        self.results["closed"] = _phase_result(stats, sent, load)
+        harness0 = time.process_time()
+        since = time.time()
+        try:
+            run = await asyncio.to_thread(wrk_load.run_closed, host, port, prefix, threads, connections, seconds,
+                                          tmp)
+        finally:
+            until = time.time()
+            harness_cpu = time.process_time() - harness0
+            await _set_debounce(conn, redis, keys, BENCH_POLICY.debounce_s)
+        w = run.summary
+        duration = w["duration_us"] / 1e6
+        scans = w["responses"] - w["extra"]  # the rest were a stopped thread's health checks
+        failed = w["status_errors"]  # a timed-out request's late answer still counts in responses
+        answered = scans - w["status_errors"]
+        stored = await _postgres_lag(conn, redis, keys, since, until, answered)
+        verdicts = await _stored_verdicts(conn, since, until)
+        lat = {k: round(v / 1000, 2) for k, v in w["latency_us"].items()}
+        self.results["closed"] = {
+            "mode": "closed", "target_rate": None, "driver": "wrk", "wrk_command": " ".join(run.command),
+            "connections": connections, "prebuilt_scans": len(requests),
+            "sent_scans": w["sent"], "answered_scans": answered, "failed_scans": failed,
+            "unaccounted_scans": w["sent"] - scans,  # in flight when wrk stopped: it reads no later answers
+            "socket_errors": {k: w[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")},
+            "prebuilt_ran_out": w["exhausted_threads"] > 0,
+            "seconds": round(duration, 2), "accepted_per_s": round(answered / duration) if duration else 0,
+            "latency_ms": {"p50": lat["p50"], "p95": lat["p95"], "p99": lat["p99"], "max": lat["max"]},
+            "postgres": stored, "stored_verdicts": verdicts,
+            "not_in_or_out": sum(n for v, n in verdicts.items()
+                                 if v.split("/")[0] not in ("checked_in", "checked_out")),
+            "generator": report.generator("wrk (C, loadtest/wrk_scans.lua)", run.cpu_s, run.wall_s, _cores(),
+                                          kernel_cpu_s=round(run.sys_s, 3), harness_cpu_s=round(harness_cpu, 3),
+                                          harness_share_pct=report.machine_share(harness_cpu, run.wall_s, _cores())),
+            "generator_cpu_us_per_request": round(1e6 * run.cpu_s / max(1, w["responses"]), 1),
+            "load_before": load, "load_after": load_average(),
+        }
 
     async def phase_drain(self, system: System, conn: asyncpg.Connection, redis: Any, keys: Keys,
                           fixture: Fixture, redis_url: str, host: str, port: int, tmp: Path) -> None:
@@ -316,9 +407,9 @@ class Bench:
         cfg = self.cfg
         load = load_average()
         card_ids = [c.split(".")[2] for c in fixture.cards]
-        device = (fixture.device_ids[0], fixture.tokens[0], fixture.spare_gate)
         self.results["reference"] = {
-            "evalsha": await reference.evalsha_rate(conn, redis, redis_url, EVENT_ID, device, card_ids, cfg["ref_calls"]),
+            "evalsha": await reference.evalsha_rate(conn, redis, redis_url, EVENT_ID, fixture.spare_gate, card_ids,
+                                                  cfg["ref_calls"]),
             "xadd": await reference.xadd_rate(redis, redis_url, cfg["ref_xadd"]),
             "copy": await reference.copy_rate(conn, cfg["ref_copy"]),
             "load_before": load, "load_after": load_average(),
@@ -332,6 +423,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, help="open-loop scans per second")
     parser.add_argument("--duration", type=float, help="open-loop seconds")
     parser.add_argument("--volunteers", type=int)
+    parser.add_argument("--closed-duration", type=float, help="closed-loop seconds (wrk)")
+    parser.add_argument("--wrk-threads", type=int, default=1,
+                        help="wrk threads for the closed loop (one is plenty below ~50,000 requests/s)")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     parser.add_argument("--postgres-url", help="use this server (a scratch database is created and dropped)")
     parser.add_argument("--redis-url", help="use this server (a scratch key prefix, removed afterwards)")
@@ -349,7 +443,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = dict(PRESETS["quick" if args.quick else "full"])
-    for name, key in (("rate", "open_rate"), ("duration", "duration"), ("volunteers", "volunteers")):
+    for name, key in (("rate", "open_rate"), ("duration", "duration"), ("volunteers", "volunteers"),
+                      ("closed_duration", "closed_duration")):
         if getattr(args, name) is not None:
             cfg[key] = getattr(args, name)
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from checkin.synth import FESTIVAL_OPENS
+from checkin.roster.synth import FESTIVAL_OPENS
 
 TZ = ZoneInfo("Asia/Taipei")
 # (zone id, name, gates as (gate suffix, mode)); every zone has an entry, an exit and two desks.
@@ -67,7 +67,7 @@ class Scan:
     at_ms: int  # the festival moment the kiosk stamps on the scan
     device: int  # kiosk index
     volunteer: int  # roster index, or -1 for a damaged code
-    kind: str  # arrive, depart, double, invalid, revoked
+    kind: str  # arrive, depart, double, invalid, revoked; toggle (the closed loop's in-or-out)
     seq: int = 0
 
 
@@ -185,6 +185,30 @@ def _units(layout: Layout, scans: list[Scan], rng: random.Random) -> list[Unit]:
         for i in range(0, len(journal), BATCH_MAX):
             units.append(Unit(back, device, journal[i:i + BATCH_MAX], True))
     units.sort(key=lambda u: (u.at_ms, u.device, u.scans[0].seq))
+    return units
+
+
+def closed_units(plan: Plan, count: int) -> list[Unit]:
+    """The closed-loop phase's scans: every one a check-in or check-out (with debounce 0).
+
+    Only the auto gates' kiosks send (an auto gate toggles a volunteer in and out), the roster is cycled
+    so a card's next scan comes a whole roster later, and each kiosk's numbers go on from the plan's
+    (the same kiosks sent those). Stamped on the day after the plan, 10 ms apart.
+    """
+    layout = plan.layout
+    modes = {g: m for g, _, m in layout.gates}
+    kiosks = [i for i, gate_id in enumerate(layout.devices) if modes[gate_id] == "auto"]
+    seqs = [0] * len(layout.devices)
+    for unit in plan.units:
+        for scan in unit.scans:
+            seqs[unit.device] = max(seqs[unit.device], scan.seq)
+    start = _ms(datetime.combine(layout.days[-1] + timedelta(days=1), time(10), TZ))
+    units = []
+    for i in range(count):
+        device = kiosks[i % len(kiosks)]
+        seqs[device] += 1
+        scan = Scan(start + 10 * i, device, i % plan.volunteers, "toggle", seqs[device])
+        units.append(Unit(scan.at_ms, device, [scan], False))
     return units
 
 

@@ -45,7 +45,7 @@ def server_urls() -> Iterator[tuple[str, str]]:
             pg_url = pg.start()
             started.append(pg)
         if not redis_url:
-            vk = EmbeddedValkey(tmp, free_port())
+            vk = EmbeddedValkey(tmp, free_port(), password=secrets.token_hex(16))  # as `checkin up` runs it
             redis_url = vk.start(persist=False)
             started.append(vk)
         yield pg_url, redis_url

@@ -1,6 +1,9 @@
 """The gate rules as a table of cases: one table, run through `checkin.rules.decide` (tests/unit/test_rules.py)
 and through the Lua script in Redis (tests/integration/test_rules_parity.py).
 
+A case whose verdict is NOT_STORED expects `rules.time_refusal` to refuse the scan (its reason is the code):
+the script then writes nothing at all.
+
 Times are the 2023 Lantern Festival evening in Taipei: a shift 18:00-22:00 on 5 February, accident
 insurance through 5 February (so it ends at midnight, Taipei time).
 """
@@ -12,11 +15,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from checkin.rules import (
+from checkin.scan.rules import (
     ALREADY_ON_SITE,
     CHECKED_IN,
     CHECKED_OUT,
     CLOCK_SKEW,
+    CONFIRM_CHECKOUT,
     DEBOUNCE,
     DUPLICATE,
     EVENT_CLOSED,
@@ -24,10 +28,12 @@ from checkin.rules import (
     NOT_INSURED,
     NOT_ON_ROSTER,
     NOT_ON_SITE,
+    OUTSIDE_EVENT_DATES,
     OUTSIDE_SHIFT,
     OVER_REST_LIMIT,
     REJECTED,
     REVOKED,
+    SCAN_IN_FUTURE,
     UNKNOWN_KEY,
     WRONG_GATE,
     Policy,
@@ -46,6 +52,11 @@ CARD_ID = "CARDAAAA"
 VOLUNTEER_ID = "V-0001"
 CHECKIN_SCAN = "00000000-0000-4000-8000-000000000001"
 MS = timedelta(milliseconds=1)
+EVENT_DAYS = (date(2023, 2, 5), date(2023, 2, 6))
+FIRST_DAY = datetime(2023, 2, 5, 0, 0, tzinfo=TZ)
+AFTER_LAST_DAY = datetime(2023, 2, 7, 0, 0, tzinfo=TZ)
+MARGIN = timedelta(minutes=Policy().scan_margin_min)
+NOT_STORED = "not stored"  # refused before any verdict: nothing written
 
 
 def ms(moment: datetime) -> int:
@@ -79,6 +90,7 @@ class Case:
     revoked: bool = False
     volunteer: Volunteer | None = field(default_factory=Volunteer)
     presence: Presence = field(default_factory=Presence)
+    days: tuple[date, date] = EVENT_DAYS  # the event's first and last day
 
     @property
     def server_ms(self) -> int:
@@ -86,7 +98,7 @@ class Case:
 
 
 def roster_row(vol: Volunteer) -> dict[str, Any]:
-    """The row checkin/events.py `roster_record` reads (the shape of its roster query)."""
+    """The row checkin/events/store.py `roster_record` reads (the shape of its roster query)."""
     return {
         "volunteer_id": VOLUNTEER_ID, "name": "陳小明", "team": "燈會志工隊", "birth_year": vol.birth_year,
         "insured_from": vol.insured[0] if vol.insured else None, "insured_to": vol.insured[1] if vol.insured else None,
@@ -98,7 +110,8 @@ def roster_row(vol: Volunteer) -> dict[str, Any]:
 def presence_record(p: Presence) -> dict[str, Any]:
     """Presence as the Lua script keeps it in the event's presence hash (absent fields left out)."""
     record: dict[str, Any] = {"on": 1 if p.on_site else 0, "z": p.zone or "main"}
-    for key, value in (("last", p.last_ms), ("cid", p.checkin_scan_id), ("cat", p.checkin_ms), ("dd", p.day)):
+    for key, value in (("last", p.last_ms), ("cid", p.checkin_scan_id), ("cat", p.checkin_ms), ("dd", p.day),
+                       ("cf", p.confirm_ms)):
         if value is not None:
             record[key] = value
     if p.day is not None:
@@ -126,6 +139,14 @@ BLOCK = Policy(insurance="block")
 OFF = Policy(insurance="off")
 LAPSED = Volunteer(insured=(date(2023, 1, 1), date(2023, 2, 4)))
 TWO_HOURS_IN = on_site(T0 - timedelta(hours=2))
+CONFIRM = Policy(min_session_min=10)  # a check-out within 10 min of the check-in asks for a second scan
+FIVE_MIN_IN = on_site(T0 - timedelta(minutes=5))
+
+
+def asked(p: Presence, ago: timedelta) -> Presence:
+    """The presence after a scan `ago` before T0 was asked to confirm a check-out."""
+    return replace(p, confirm_ms=ms(T0 - ago))
+
 
 CASES: list[Case] = [
     # Verdicts and gate modes
@@ -139,9 +160,13 @@ CASES: list[Case] = [
     Case("exit gate, checked out earlier: duplicate", DUPLICATE, NOT_ON_SITE, gate="exit",
          presence=off_site(T0 - timedelta(hours=1))),
     Case("kiosk asks entry at an auto gate, on site", DUPLICATE, ALREADY_ON_SITE, mode="entry", presence=TWO_HOURS_IN),
-    Case("kiosk asks exit at an entry gate, on site", CHECKED_OUT, minutes=120, gate="entry", mode="exit",
+    Case("kiosk asks exit at an auto gate, off site", DUPLICATE, NOT_ON_SITE, mode="exit"),
+    # An entry or exit gate ignores what the kiosk asks: a token cannot check out through an entry-only gate
+    Case("kiosk asks exit at an entry gate, on site: ignored", DUPLICATE, ALREADY_ON_SITE, gate="entry", mode="exit",
          presence=TWO_HOURS_IN),
-    Case("kiosk asks auto at an exit gate, off site", CHECKED_IN, gate="exit", mode="auto"),
+    Case("kiosk asks auto at an exit gate, off site: ignored", DUPLICATE, NOT_ON_SITE, gate="exit", mode="auto"),
+    Case("kiosk asks entry at an exit gate, on site: ignored", CHECKED_OUT, minutes=120, gate="exit", mode="entry",
+         presence=TWO_HOURS_IN),
     Case("session minutes round down", CHECKED_OUT, minutes=75, at=T0 + timedelta(minutes=76) - MS,
          presence=on_site(T0)),
     Case("offline check-out stamped before its check-in: zero minutes", CHECKED_OUT, minutes=0, online=False,
@@ -210,6 +235,33 @@ CASES: list[Case] = [
          at=T0, server=T0 + timedelta(hours=8)),
     Case("warnings kept on a rejection", REJECTED, EVENT_CLOSED, warnings=(CLOCK_SKEW,), event_open=False,
          at=T0 - timedelta(hours=1), server=T0),
+    # Times no journal can honestly hold: refused, nothing stored
+    Case("journal scan past the server clock plus the skew allowance", NOT_STORED, SCAN_IN_FUTURE, online=False,
+         at=T0 + timedelta(seconds=120) + MS, server=T0),
+    Case("journal scan exactly at the skew allowance", CHECKED_IN, online=False, at=T0 + timedelta(seconds=120),
+         server=T0),
+    Case("journal scan stamped in 2199", NOT_STORED, SCAN_IN_FUTURE, online=False,
+         at=datetime(2199, 1, 1, tzinfo=TZ), server=T0),
+    Case("live scan from a clock in 2199: server time, not refused", CHECKED_IN, warnings=(CLOCK_SKEW,),
+         at=datetime(2199, 1, 1, tzinfo=TZ), server=T0),
+    Case("journal scan a year before the event", NOT_STORED, OUTSIDE_EVENT_DATES, online=False,
+         at=T0 - timedelta(days=365), server=T0),
+    Case("journal scan at the start of the margin before the first day", CHECKED_IN, warnings=(OUTSIDE_SHIFT,),
+         online=False, at=FIRST_DAY - MARGIN, server=T0),
+    Case("journal scan a millisecond before the margin", NOT_STORED, OUTSIDE_EVENT_DATES, online=False,
+         at=FIRST_DAY - MARGIN - MS, server=T0),
+    Case("journal scan at the last moment of the margin after the last day", CHECKED_IN,
+         warnings=(NOT_INSURED, OUTSIDE_SHIFT), online=False, at=AFTER_LAST_DAY + MARGIN - MS,
+         server=AFTER_LAST_DAY + MARGIN),
+    Case("journal scan at the end of the margin", NOT_STORED, OUTSIDE_EVENT_DATES, online=False,
+         at=AFTER_LAST_DAY + MARGIN, server=AFTER_LAST_DAY + MARGIN),
+    Case("no margin: the day after the last is refused", NOT_STORED, OUTSIDE_EVENT_DATES, online=False,
+         at=AFTER_LAST_DAY, server=AFTER_LAST_DAY, policy=Policy(scan_margin_min=0)),
+    Case("live scan while the event is not on", NOT_STORED, OUTSIDE_EVENT_DATES, at=T0 + timedelta(days=5)),
+    Case("a one-day event", NOT_STORED, OUTSIDE_EVENT_DATES, online=False, at=T0 + timedelta(days=1),
+         server=T0 + timedelta(days=1), days=(date(2023, 2, 5), date(2023, 2, 5))),
+    Case("refused before the event's status is looked at", NOT_STORED, SCAN_IN_FUTURE, online=False,
+         event_open=False, at=T0 + timedelta(hours=1), server=T0),
     # Debounce: the same volunteer at any gate within the window is a duplicate and changes nothing
     Case("debounce: just inside the window", DUPLICATE, DEBOUNCE, at=T0 + timedelta(seconds=60) - MS,
          presence=on_site(T0)),
@@ -235,6 +287,33 @@ CASES: list[Case] = [
          at=T0 + timedelta(minutes=5), server=T0 + timedelta(seconds=30), presence=on_site(T0)),
     Case("debounce keeps the insurance warning", DUPLICATE, DEBOUNCE, warnings=(NOT_INSURED,), volunteer=LAPSED,
          at=T0 + timedelta(seconds=5), presence=on_site(T0)),
+    # Confirm to check out: at an auto gate a check-out soon after the check-in waits for a second scan
+    Case("confirm: 5 min after checking in, asked to confirm", DUPLICATE, CONFIRM_CHECKOUT, presence=FIVE_MIN_IN,
+         policy=CONFIRM),
+    Case("confirm: a millisecond before the minimum session", DUPLICATE, CONFIRM_CHECKOUT,
+         at=T0 + timedelta(minutes=10) - MS, presence=on_site(T0), policy=CONFIRM),
+    Case("confirm: at the minimum session, checks out at once", CHECKED_OUT, minutes=10,
+         at=T0 + timedelta(minutes=10), presence=on_site(T0), policy=CONFIRM),
+    Case("confirm: the second scan 20 s after the first checks out", CHECKED_OUT, minutes=5,
+         presence=asked(FIVE_MIN_IN, timedelta(seconds=20)), policy=CONFIRM),
+    Case("confirm: the second scan exactly at the window's end", CHECKED_OUT, minutes=5,
+         presence=asked(FIVE_MIN_IN, timedelta(seconds=30)), policy=CONFIRM),
+    Case("confirm: a scan past the window is asked again", DUPLICATE, CONFIRM_CHECKOUT,
+         presence=asked(FIVE_MIN_IN, timedelta(seconds=30) + MS), policy=CONFIRM),
+    Case("confirm: a longer window", CHECKED_OUT, minutes=5, presence=asked(FIVE_MIN_IN, timedelta(seconds=50)),
+         policy=Policy(min_session_min=10, confirm_s=60)),
+    Case("confirm: an offline scan stamped before the confirm is asked again", DUPLICATE, CONFIRM_CHECKOUT,
+         online=False, at=T0 - timedelta(seconds=1), server=T0 + timedelta(minutes=5),
+         presence=asked(FIVE_MIN_IN, timedelta(0)), policy=CONFIRM),
+    Case("confirm: debounce comes first", DUPLICATE, DEBOUNCE, at=T0 + timedelta(seconds=30), presence=on_site(T0),
+         policy=CONFIRM),
+    Case("confirm: not at an exit gate", CHECKED_OUT, minutes=5, gate="exit", presence=FIVE_MIN_IN, policy=CONFIRM),
+    Case("confirm: not when the kiosk asks exit at an auto gate", CHECKED_OUT, minutes=5, mode="exit",
+         presence=FIVE_MIN_IN, policy=CONFIRM),
+    Case("confirm: an entry gate says already on site", DUPLICATE, ALREADY_ON_SITE, gate="entry",
+         presence=FIVE_MIN_IN, policy=CONFIRM),
+    Case("confirm: never a check-in", CHECKED_IN, presence=off_site(T0 - timedelta(minutes=5)), policy=CONFIRM),
+    Case("confirm: min_session_min 0 never asks", CHECKED_OUT, minutes=5, presence=FIVE_MIN_IN),
     # Rest limits: a warning, never a refusal
     Case("rest: session longer than the continuous maximum", CHECKED_OUT, warnings=(OVER_REST_LIMIT,), minutes=120,
          presence=TWO_HOURS_IN, policy=Policy(max_continuous_min=119)),

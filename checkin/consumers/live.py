@@ -12,6 +12,7 @@ import contextlib
 import http
 import logging
 import signal
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -21,23 +22,34 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from checkin.accounts import user_for_token
+from checkin.access.accounts import User, user_for_token
+from checkin.access.staff_sessions import SESSION_COOKIE, staff_for_session
 from checkin.config import Config
 from checkin.consumers.live_hub import EventHub, Subscriber
+from checkin.consumers.live_metrics import LiveMetrics
 from checkin.db import create_pool
+from checkin.error_codes import worded_zh
 from checkin.keys import EVENT_ID_RE, Keys
-from checkin.live_view import Scope
+from checkin.live.view import Scope
+from checkin.observability import METRICS_CONTENT_TYPE, exposition
 from checkin.redis_conn import create_redis
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/events/"
+METRICS_PATH = "/metrics"
 KEEPALIVE_S = 10  # ping every 10 s; no pong within 10 s closes a dead connection
 
 
 def _refuse(status: http.HTTPStatus, code: str, message: str) -> Response:
-    body = orjson.dumps({"error": code, "message": message, "field": None})
+    body = orjson.dumps({"error": code, "message": message, "field": None, "message_zh": worded_zh(code)})
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return Response(status.value, status.phrase, headers, body)
+
+
+def _metrics_page(metrics: LiveMetrics) -> Response:
+    body = exposition(metrics.registry)
+    headers = Headers([("Content-Type", METRICS_CONTENT_TYPE), ("Content-Length", str(len(body)))])
+    return Response(http.HTTPStatus.OK.value, http.HTTPStatus.OK.phrase, headers, body)
 
 
 def _scope(query: dict[str, list[str]]) -> Scope:
@@ -54,9 +66,12 @@ class LiveServer:
         self.keys = Keys(config.redis_prefix)
         self.hubs: dict[str, EventHub] = {}
         self._hub_lock = asyncio.Lock()
+        self.metrics = LiveMetrics(lambda: self.hubs)
 
     async def authorize(self, connection: ServerConnection, request: Request) -> Response | None:
         parts = urlsplit(request.path)
+        if parts.path == METRICS_PATH:  # plain HTTP on the same port, answered before any upgrade
+            return _metrics_page(self.metrics)
         if not parts.path.startswith(PREFIX):
             return _refuse(http.HTTPStatus.NOT_FOUND, "not_found", f"connect to {PREFIX}<event_id>?token=...")
         event_id = parts.path[len(PREFIX):]
@@ -64,7 +79,7 @@ class LiveServer:
             return _refuse(http.HTTPStatus.NOT_FOUND, "not_found", "no such event")
         token = parse_qs(parts.query).get("token", [""])[0]
         try:
-            user = await user_for_token(self.pool, token)
+            user = await user_for_token(self.pool, token) if token else await self._session_user(request)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("token check failed: %s", exc)
             return _refuse(http.HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "accounts cannot be checked now")
@@ -78,11 +93,23 @@ class LiveServer:
             return _refuse(http.HTTPStatus.NOT_FOUND, "not_found", "no such event")
         return None
 
+    async def _session_user(self, request: Request) -> User | None:
+        """A staff page signed in with a password: its session cookie, read like the gateway reads it (the
+        browser sends it to this port too; SameSite=Strict keeps other sites' pages from opening one)."""
+        cookies = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            cookies.load(request.headers.get("Cookie", ""))
+        morsel = cookies.get(SESSION_COOKIE)
+        staff = await staff_for_session(self.pool, morsel.value if morsel else None,
+                                        idle_s=self.config.session_idle_s, max_s=self.config.session_max_s)
+        return User(staff.user_id, staff.name, staff.role, staff.event_id) if staff else None
+
     async def hub(self, event_id: str) -> EventHub:
         async with self._hub_lock:
             hub = self.hubs.get(event_id)
             if hub is None:
                 hub = EventHub(self.redis, self.pool, self.keys.event(event_id))
+                hub.on_sent = self.metrics.sent
                 await hub.start()
                 self.hubs[event_id] = hub
             return hub
@@ -147,7 +174,8 @@ async def main(config: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with serve_live(live, config.host, config.live_port):
-            log.info("live server on ws://%s:%d%s<event_id>", config.host, config.live_port, PREFIX)
+            log.info("live server on ws://%s:%d%s<event_id>, metrics on http://%s:%d%s", config.host,
+                     config.live_port, PREFIX, config.host, config.live_port, METRICS_PATH)
             await stop.wait()
     finally:
         with contextlib.suppress(Exception):

@@ -21,14 +21,14 @@ import orjson
 import redis.asyncio as aioredis
 
 from checkin.keys import EventKeys
-from checkin.live_build import build_state, day_start_ms
-from checkin.live_roster import load_roster
-from checkin.live_view import WHOLE_EVENT, LiveState, Scope
+from checkin.live.build import build_state
+from checkin.live.roster import load_roster
+from checkin.live.view import WHOLE_EVENT, LiveState, Scope
 
 log = logging.getLogger(__name__)
 CLIENT_QUEUE = 8  # messages; at 5 a second that is under two seconds of falling behind
 MAX_RESETS_BEHIND = 5  # snapshots in a row a subscriber did not take before it is dropped
-REFRESH_MS = 5_000  # look even when nothing arrived: scan rate decays, shifts start, 5-minute buckets turn
+REFRESH_MS = 5_000  # look even when nothing arrived: scan rate decays, shifts start, the service day turns
 BEAT_MS = 5_000  # a quiet connection still hears from the server this often
 ROSTER_S = 300.0
 # XREAD's reply with decode_responses off: (stream, [(entry id, fields), ...]) per stream, None on timeout
@@ -76,6 +76,8 @@ class EventHub:
         self.groups: dict[Scope, Group] = {}
         self.resets = 0  # snapshots sent in place of a backlog
         self.dropped = 0  # subscribers cut off for staying stalled
+        self.on_sent: Callable[[float], None] | None = None  # told each new scan's seconds from stream to delta
+        self._sent_rx_ms = 0
         self._seen_changes = -1
         self._looked_ms = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -86,6 +88,7 @@ class EventHub:
         if state is None:
             raise LookupError(f"no event {self.ev.event_id!r}")
         self.state = state
+        self._sent_rx_ms = state.last_received_ms  # scans replayed at start were sent by whoever ran before
         self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._tick()),
                        asyncio.create_task(self._refresh_roster())]
 
@@ -163,9 +166,6 @@ class EventHub:
     def tick(self, now: int) -> None:
         """Coalesce: everything that arrived since the last tick goes out as at most one message."""
         state = self.live
-        day = day_start_ms(state.roster.tz, now)
-        if day != state.day_start_ms:
-            state.new_day(day)
         if state.changes != self._seen_changes or now - self._looked_ms >= REFRESH_MS:
             self._seen_changes = state.changes
             self._looked_ms = now
@@ -189,6 +189,11 @@ class EventHub:
         if changed and group.subscribers:
             self._send(group, orjson.dumps({"type": "delta", "stream_id": group.stream_id, "server_ms": now,
                                             "last_received_ms": self.live.last_received_ms, "view": changed}), now)
+            received = self.live.last_received_ms
+            if received > self._sent_rx_ms:  # once per newest scan, not once per group that shows it
+                self._sent_rx_ms = received
+                if self.on_sent is not None:
+                    self.on_sent(max(0, now - received) / 1000)
 
     def _send(self, group: Group, message: bytes, now: int) -> None:
         group.sent_ms = now

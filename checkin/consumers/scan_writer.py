@@ -13,12 +13,13 @@ from collections.abc import Sequence
 import asyncpg
 
 from checkin.streams import ScanEntry, encode_entry
+from checkin.vocabulary import SCAN_FIELDS, Verdict
 
 # The stream fields a staging row is made of, in COPY order; event and stream id come last.
 _FIELDS = (b"scan_id", b"dev", b"seq", b"gate", b"card", b"vol", b"at", b"dat", b"rx", b"verdict", b"reason",
            b"warn", b"closes", b"src", b"op")
 _REQUIRED = frozenset((b"scan_id", b"dev", b"seq", b"gate", b"at", b"rx", b"verdict"))
-_VERDICTS = frozenset((b"checked_in", b"checked_out", b"duplicate", b"rejected"))
+_VERDICTS = frozenset(v.value.encode() for v in Verdict)
 _STAGING_COLUMNS = [f.decode() for f in _FIELDS] + ["event_id", "stream_id"]
 
 # Raw fields as text; types are checked by the COPY (uuid, bigint) and the casts below, so a
@@ -136,10 +137,9 @@ def copy_line(event_id: bytes, stream_id: bytes, fields: dict[bytes, bytes]) -> 
     return line + b"\n"
 
 
-# The order the scan script XADDs its fields in (checkin/lua/scan.lua); entries in exactly this
+# The order the scan script XADDs its fields in (checkin/scan/lua/scan.lua); entries in exactly this
 # shape take the fast path below, anything else goes through the dict path above.
-_SCRIPT_ORDER = [b"scan_id", b"dev", b"seq", b"gate", b"zone", b"card", b"vol", b"team", b"at", b"dat", b"rx",
-                 b"verdict", b"reason", b"warn", b"closes", b"src", b"senior", b"op"]
+_SCRIPT_ORDER = [f.encode() for f in SCAN_FIELDS]
 _PICK = operator.itemgetter(*(_SCRIPT_ORDER.index(f) for f in _FIELDS))
 _VERDICT_AT = _SCRIPT_ORDER.index(b"verdict")
 

@@ -8,10 +8,12 @@ from functools import lru_cache
 import asyncpg
 from aiohttp import web
 
-from checkin.card_links import TOKEN_RE, card_for_link
-from checkin.card_print import card_svg
-from checkin.events import mask_name
+from checkin.cards.links import TOKEN_RE, card_for_link
+from checkin.cards.printing import card_svg
+from checkin.events.store import mask_name
+from checkin.gateway.api_doc import Doc, route
 from checkin.gateway.errors import ApiError, json_response
+from checkin.gateway.models.card import Card, CardQuery
 from checkin.gateway.state import state_key
 from checkin.tokens import bearer
 
@@ -31,7 +33,8 @@ async def get_card(request: web.Request) -> web.Response:
     state = request.app[state_key]
     try:
         card = await card_for_link(state.pool, token)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    # InternalClientError: the connection died mid-query (a killed postmaster), leaving asyncpg out of step.
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError):
         raise ApiError(503, "unavailable", "the database is unreachable; retry shortly",
                        headers={"Retry-After": "5"}) from None
     if card is None:
@@ -45,4 +48,6 @@ async def get_card(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/api/v1/card", get_card)
+    route(app, "GET", "/api/v1/card", get_card,
+          Doc("A volunteer's digital card from their personal link", answer=Card, query=CardQuery, auth="card_link",
+              errors=("unavailable",)))

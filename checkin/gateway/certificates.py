@@ -7,6 +7,8 @@ Verification is public on purpose (a school or an employer has no account): the 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -14,34 +16,32 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from checkin import certificate_store as store
-from checkin import reconcile
-from checkin.accounts import User
-from checkin.certificate_pdf import certificate_pdf
-from checkin.certificates import VERIFY_PATH, Standing, verify_url
-from checkin.exports import hours_text
-from checkin.gateway.coordinator import require_user
+import checkin.certificates.store as store
+import checkin.reconcile.store as reconcile
+from checkin.access.accounts import User
+from checkin.certificates.content import VERIFY_PATH, Standing, verify_url
+from checkin.certificates.pdf import certificate_pdf
+from checkin.gateway.api_doc import Doc, route
+from checkin.gateway.auth import require_user
 from checkin.gateway.errors import ApiError, json_response
-from checkin.gateway.office import path_id, read_body, read_text
+from checkin.gateway.links import base_url
+from checkin.gateway.models import certificates as models
+from checkin.gateway.requests import clean_text, path_id, read_model
 from checkin.gateway.state import state_key
+from checkin.hours.exports import hours_text
 
 PREFIX = "/api/v1/events/{event_id}"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _base_url(request: web.Request) -> str:
-    configured = request.app[state_key].config.public_url
-    return configured or f"{request.scheme}://{request.host}"
-
-
-def _cert_json(cert: store.Certificate, base_url: str) -> dict[str, Any]:
+def _cert_json(cert: store.Certificate, base: str) -> dict[str, Any]:
     c = cert.content
     return {"cert_id": cert.cert_id, "event_id": cert.event_id, "volunteer_id": cert.volunteer_id,
             "name": c.name, "hours": c.total_minutes / 60,
             "days": [{"day": d.day, "hours": d.minutes / 60} for d in c.days],
             "code": cert.code, "issued_at": cert.issued_at.isoformat(), "issued_by": cert.issued_by,
             "superseded_by": cert.superseded_by, "revoked_at": _iso(cert.revoked_at),
-            "verify_url": verify_url(base_url, cert.cert_id),
+            "verify_url": verify_url(base, cert.cert_id),
             "pdf_url": f"/api/v1/events/{cert.event_id}/certificates/{cert.cert_id}.pdf"}
 
 
@@ -65,7 +65,7 @@ async def post_certificate(request: web.Request) -> web.Response:
         except LookupError as exc:
             raise ApiError(404, "not_found", str(exc), "volunteer_id" if "volunteer" in str(exc) else "event_id") \
                 from None
-    return json_response({**_cert_json(cert, _base_url(request)), "new": new}, status=201 if new else 200)
+    return json_response({**_cert_json(cert, base_url(request)), "new": new}, status=201 if new else 200)
 
 
 async def get_certificates(request: web.Request) -> web.Response:
@@ -74,7 +74,7 @@ async def get_certificates(request: web.Request) -> web.Response:
     volunteer_id = path_id(request, "volunteer_id") if "volunteer_id" in request.query else None
     async with request.app[state_key].pool.acquire() as conn:
         found = await store.for_event(conn, event_id, volunteer_id)
-    base = _base_url(request)
+    base = base_url(request)
     return json_response({"items": [_cert_json(c, base) for c in found]})
 
 
@@ -90,7 +90,7 @@ async def _event_cert(request: web.Request) -> tuple[store.Certificate, User]:
 async def get_certificate_pdf(request: web.Request) -> web.Response:
     cert, _ = await _event_cert(request)
     tz = await request.app[state_key].pool.fetchval("SELECT tz FROM events WHERE event_id = $1", cert.event_id)
-    url = verify_url(_base_url(request), cert.cert_id)
+    url = verify_url(base_url(request), cert.cert_id)
     # About 0.4 s of pure Python (mostly subsetting the CJK font): in a thread, so this process keeps answering
     # (more slowly while it runs: the GIL is shared). Certificates are office work, after the event.
     body = await asyncio.get_running_loop().run_in_executor(
@@ -101,14 +101,14 @@ async def get_certificate_pdf(request: web.Request) -> web.Response:
 
 async def post_revoke(request: web.Request) -> web.Response:
     cert, user = await _event_cert(request)
-    reason = read_text(await read_body(request), "reason", required=True, most=1000)
+    reason = clean_text((await read_model(request, models.RevokeBody)).reason, "reason", required=True, most=1000)
     assert reason is not None
     async with request.app[state_key].pool.acquire() as conn:
         try:
             cert = await store.revoke(conn, cert.cert_id, user.user_id, reason)
         except reconcile.NotAllowed as exc:
             raise ApiError(403, "forbidden", str(exc)) from None
-    return json_response(_cert_json(cert, _base_url(request)))
+    return json_response(_cert_json(cert, base_url(request)))
 
 
 # --- public verification -------------------------------------------------------------------------
@@ -168,6 +168,12 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 """
 
 
+# The page's only style is inline; its hash allows exactly that, without 'unsafe-inline'.
+_PAGE_CSP = {"Content-Security-Policy": (
+    "default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+    + "'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")}
+
+
 def _page(title: str, inner: str) -> str:
     return (f'<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -202,13 +208,24 @@ def verification_html(data: dict[str, Any] | None) -> str:
 async def get_verification_page(request: web.Request) -> web.Response:
     found = await _verify(request)
     return web.Response(text=verification_html(_public_json(*found) if found else None),
-                        status=200 if found else 404, content_type="text/html", charset="utf-8", headers=NO_STORE)
+                        status=200 if found else 404, content_type="text/html", charset="utf-8",
+                        headers={**NO_STORE, **_PAGE_CSP})
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post(PREFIX + "/volunteers/{volunteer_id}/certificates", post_certificate)
-    app.router.add_get(PREFIX + "/certificates", get_certificates)
-    app.router.add_get(PREFIX + "/certificates/{cert_id}.pdf", get_certificate_pdf)
-    app.router.add_post(PREFIX + "/certificates/{cert_id}/revoke", post_revoke)
-    app.router.add_get("/api/v1/certificates/{cert_id}", get_verification)
-    app.router.add_get(VERIFY_PATH + "{cert_id}", get_verification_page)
+    route(app, "POST", PREFIX + "/volunteers/{volunteer_id}/certificates", post_certificate,
+          Doc("Issue a service certificate (201), or the one that still holds (200)", answer=models.Certificate,
+              status=201, also=(200,), auth="user", errors=("not_found", "no_hours")))
+    route(app, "GET", PREFIX + "/certificates", get_certificates,
+          Doc("The event's certificates", answer=models.Certificates, query=models.CertificatesQuery, auth="user"))
+    route(app, "GET", PREFIX + "/certificates/{cert_id}.pdf", get_certificate_pdf,
+          Doc("A certificate as an A4 PDF", media="application/pdf", auth="user", errors=("not_found",)))
+    route(app, "POST", PREFIX + "/certificates/{cert_id}/revoke", post_revoke,
+          Doc("Revoke a certificate, with a reason (admin)", body=models.RevokeBody, answer=models.Certificate,
+              auth="user", errors=("not_found",)))
+    route(app, "GET", "/api/v1/certificates/{cert_id}", get_verification,
+          Doc("Check a certificate by its number: genuine, and still current?", answer=models.CertificateCheck,
+              errors=("not_found",)))
+    route(app, "GET", VERIFY_PATH + "{cert_id}", get_verification_page,
+          Doc("The page a certificate's QR code opens (404 with a page for an unknown number)",
+              media="text/html", also=(404,)))

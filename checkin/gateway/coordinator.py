@@ -15,13 +15,15 @@ from typing import Any
 
 from aiohttp import web
 
-from checkin.accounts import User, user_for_token
+from checkin.gateway.api_doc import Doc, page, route
+from checkin.gateway.auth import require_user
 from checkin.gateway.errors import ApiError, json_response
+from checkin.gateway.links import websocket_url
+from checkin.gateway.models.live import Headcount, HeadcountQuery, LiveConfig
+from checkin.gateway.requests import read_query
 from checkin.gateway.state import state_key
-from checkin.keys import EVENT_ID_RE
-from checkin.live_build import build_state, catch_up, day_start_ms
-from checkin.live_view import LiveState, Scope
-from checkin.tokens import bearer
+from checkin.live.build import build_state, catch_up
+from checkin.live.view import LiveState, Scope
 
 STATE_MAX_AGE_MS = 300_000  # rebuild (and so reload the roster) this often
 
@@ -36,25 +38,9 @@ class LiveStates:
 _STATES: weakref.WeakKeyDictionary[web.Application, LiveStates] = weakref.WeakKeyDictionary()
 
 
-async def require_user(request: web.Request, event_id: str, *, team_lead: bool = False) -> User:
-    """The admin or coordinator of the event behind the request's token (or, with team_lead, that event's
-    team lead, whom the caller must then hold to their own team); 401 without a token, 403 for another."""
-    state = request.app[state_key]
-    user = await user_for_token(state.pool, bearer(request.headers.get("Authorization")))
-    if user is None:
-        raise ApiError(401, "unauthorized", "send a coordinator or admin token as 'Authorization: Bearer <token>'")
-    lead_here = team_lead and user.role == "team_lead" and user.event_id == event_id
-    if not EVENT_ID_RE.match(event_id) or not (user.may_watch(event_id) or lead_here):
-        raise ApiError(403, "forbidden", "this account may not see that event")
-    return user
-
-
 def _scope(request: web.Request) -> Scope:
-    zone = request.query.get("zone", "")
-    team = request.query.get("team", "")
-    if len(zone) > 64 or len(team) > 200:
-        raise ApiError(400, "invalid_scope", "zone or team is too long", "zone" if len(zone) > 64 else "team")
-    return Scope(zone or None, team or None)
+    query = read_query(request, HeadcountQuery)
+    return Scope(query.zone or None, query.team or None)
 
 
 async def _current(request: web.Request, event_id: str, now: int) -> LiveState:
@@ -63,8 +49,7 @@ async def _current(request: web.Request, event_id: str, now: int) -> LiveState:
     async with cache.locks.setdefault(event_id, asyncio.Lock()):
         held = cache.states.get(event_id)
         live = held[0] if held else None
-        if (live is None or now - held[1] > STATE_MAX_AGE_MS  # type: ignore[index]
-                or day_start_ms(live.roster.tz, now) != live.day_start_ms):
+        if live is None or now - held[1] > STATE_MAX_AGE_MS:  # type: ignore[index]
             live = await build_state(gw.pool, gw.redis, gw.keys.event(event_id), now)
             if live is None:
                 cache.states.pop(event_id, None)
@@ -88,13 +73,9 @@ async def get_headcount(request: web.Request) -> web.Response:
 
 
 def live_config(request: web.Request) -> dict[str, Any]:
-    """Where the dashboard opens its websocket: the live server's port on the host the page came from."""
-    config = request.app[state_key].config
-    host = request.url.host or config.host
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    scheme = "wss" if request.scheme == "https" else "ws"
-    return {"ws_url": f"{scheme}://{host}:{config.live_port}", "ws_path": "/ws/events/"}
+    """Where the dashboard opens its websocket: the live server's port on the host the page came from,
+    when that host is this gateway's (see gateway/links.py)."""
+    return {"ws_url": websocket_url(request, request.app[state_key].config.live_port), "ws_path": "/ws/events/"}
 
 
 async def get_live_config(request: web.Request) -> web.Response:
@@ -106,6 +87,9 @@ async def _dashboard(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    """Extra routes, for when this module is listed in routes.ROUTE_MODULES."""
-    app.router.add_get("/api/v1/live-config", get_live_config)
-    app.router.add_get("/dashboard", _dashboard)
+    route(app, "GET", "/api/v1/events/{event_id}/headcount", get_headcount,
+          Doc("The headcount snapshot (the live server's first message)", answer=Headcount, query=HeadcountQuery,
+              auth="user", errors=("not_found",)))
+    route(app, "GET", "/api/v1/live-config", get_live_config,
+          Doc("Where the dashboard opens its websocket", answer=LiveConfig))
+    page(app, "/dashboard", _dashboard)

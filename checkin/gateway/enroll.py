@@ -2,42 +2,38 @@
 
 from __future__ import annotations
 
-import base64
-import re
+import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from checkin.card_store import valid_public_keys
-from checkin.cards import public_key_bytes
-from checkin.enrollment import DeviceInfo, EnrollmentRefused, device_for_token, redeem_code
-from checkin.gateway.errors import ApiError, json_response
+from checkin.access.enrollment import (
+    DeviceInfo,
+    EnrollmentRefused,
+    code_is_open,
+    office_pin_hash,
+    redeem_code,
+)
+from checkin.access.operations import hash_pin, pin_matches
+from checkin.cards.format import public_keys_text
+from checkin.cards.store import valid_public_keys
+from checkin.gateway.api_doc import Doc, route
+from checkin.gateway.auth import enrolled_device
+from checkin.gateway.errors import ApiError, json_response, postgres_guard
+from checkin.gateway.models.device import Device, DevicePoll, EnrollBody, Enrolled
+from checkin.gateway.models.health import Time
+from checkin.gateway.requests import read_model, read_query
 from checkin.gateway.state import GatewayState, state_key
-from checkin.operations import PIN_RE, hash_pin
-from checkin.tokens import DeviceToken, bearer, parse_device_token
+from checkin.tokens import DeviceToken
 
-_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _REFUSED_STATUS = {"unknown_code": 404, "used_code": 409, "expired_code": 410, "event_closed": 409}
 
 
 def server_ms() -> int:
     return int(time.time() * 1000)
-
-
-@asynccontextmanager
-async def _postgres() -> AsyncIterator[None]:
-    """Postgres down answers 503 (retry later), never 500."""
-    try:
-        yield
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        raise ApiError(503, "unavailable", "the database is unreachable; retry shortly",
-                       headers={"Retry-After": "5"}) from None
 
 
 def _info_json(info: DeviceInfo) -> dict[str, Any]:
@@ -46,55 +42,53 @@ def _info_json(info: DeviceInfo) -> dict[str, Any]:
 
 
 async def post_enroll(request: web.Request) -> web.Response:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-    code = body.get("code") if isinstance(body, dict) else None
-    if not isinstance(code, str) or not _CODE_RE.match(code):
-        raise ApiError(400, "invalid_field", "code is required: the code from the enrollment link", "code")
-    pin = body.get("pin")
-    if pin is not None and (not isinstance(pin, str) or not PIN_RE.match(pin)):
-        raise ApiError(400, "invalid_field", "pin, when given, is 4 to 8 digits", "pin")
+    # Not an object: the code is what is missing, and the answer names that field.
+    body = await read_model(request, EnrollBody, not_object="invalid_field", object_field="code")
+    code, pin = body.code, body.pin
     state = request.app[state_key]
-    async with _postgres(), state.pool.acquire() as conn:
+    async with postgres_guard(), state.pool.acquire() as conn:
+        # Hashing a PIN costs about 0.15 s of CPU: only for a code that exists (never for a guessed one, which
+        # anyone may send), and in a thread, so the gateway keeps answering meanwhile.
+        pin_hash = None
+        if pin and await code_is_open(conn, code):
+            office = await office_pin_hash(conn, code)
+            if office is None:
+                pin_hash = await asyncio.to_thread(hash_pin, pin)
+            elif not await asyncio.to_thread(pin_matches, office, pin):
+                # The office chose this kiosk's PIN with the link: a different one typed at the gate would
+                # silently replace it. Refused, and the code stays usable.
+                raise ApiError(403, "wrong_pin", "this is not the PIN the office set with this enrollment link", "pin")
         try:
-            token, info = await redeem_code(conn, state.redis, state.keys, code, hash_pin(pin) if pin else None)
+            token, info = await redeem_code(conn, state.redis, state.keys, code, pin_hash)
         except EnrollmentRefused as refused:
             raise ApiError(_REFUSED_STATUS[refused.code], refused.code, refused.message, "code") from None
         keys = await valid_public_keys(conn)
-    public_keys = {kid: base64.b64encode(public_key_bytes(key)).decode("ascii") for kid, key in keys.items()}
-    return json_response({"device_token": token, **_info_json(info), "public_keys": public_keys,
+    return json_response({"device_token": token, **_info_json(info), "public_keys": public_keys_text(keys),
                           "pin_set": bool(pin), "server_time": server_ms()}, 201)
 
 
 async def get_device(request: web.Request) -> web.Response:
-    raw = bearer(request.headers.get("Authorization"))
-    if raw is None:
-        raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'")
-    token = parse_device_token(raw) if raw.isascii() else None
-    if token is None:
-        raise ApiError(401, "bad_token", "the device token is malformed")
+    token, info = await enrolled_device(request)
+    poll = read_query(request, DevicePoll)
     state = request.app[state_key]
-    async with _postgres():
-        info = await device_for_token(state.pool, token.event_id, token.device_id, token.text)
-    if info is None:
-        raise ApiError(401, "bad_token", "this device token was not issued here")
-    if info.status != "active":
-        raise ApiError(403, "device_revoked", "this device's token was revoked; enroll it again")
-    return json_response({**_info_json(info), **await _live_fields(state, token, info.gate_id),
+    return json_response({**_info_json(info), **await _live_fields(state, token, info.gate_id, poll),
                           "server_time": server_ms()})
 
 
-async def _live_fields(state: GatewayState, token: DeviceToken, gate_id: str) -> dict[str, object]:
-    """What a kiosk polls for: its durable watermark (to empty its journal), the headcount, its gate's mode."""
+async def _live_fields(state: GatewayState, token: DeviceToken, gate_id: str,
+                       poll: DevicePoll) -> dict[str, object]:
+    """What a kiosk polls for: its durable watermark (to empty its journal), the headcount, its gate's mode;
+    the poll itself is noted as the device's last contact, with the page version and journal it reports
+    (the console's device list)."""
     ev = state.keys.event(token.event_id)
     try:
         async with state.redis.pipeline(transaction=False) as pipe:
             pipe.hget(ev.durable, token.device_id)
             pipe.hget(ev.counts, "on_site")
             pipe.hget(ev.gates, gate_id)
-            durable, on_site, gate = await pipe.execute()
+            pipe.hset(ev.seen, token.device_id,  # the office's "last contact", in the same round trip
+                      orjson.dumps({"t": server_ms(), "v": poll.app, "u": poll.unsent, "h": poll.held}))
+            durable, on_site, gate, _ = await pipe.execute()
     except RedisError:
         return {}  # the device info still stands; the kiosk keeps its journal until it hears more
     return {"durable_seq": int(durable or 0), "on_site": int(on_site or 0),
@@ -106,6 +100,12 @@ async def get_time(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post("/api/v1/enroll", post_enroll)
-    app.router.add_get("/api/v1/device", get_device)
-    app.router.add_get("/api/v1/time", get_time)
+    route(app, "POST", "/api/v1/enroll", post_enroll,
+          Doc("Enrol a kiosk with a one-time code: its device token, gate and the card keys", body=EnrollBody,
+              answer=Enrolled, status=201,
+              errors=("unknown_code", "used_code", "expired_code", "event_closed", "wrong_pin", "unavailable")))
+    route(app, "GET", "/api/v1/device", get_device,
+          Doc("The device's own record, its durable watermark and the headcount; the kiosk reports its page version"
+              " and journal in the query", answer=Device, query=DevicePoll, auth="device",
+              errors=("unavailable",)))
+    route(app, "GET", "/api/v1/time", get_time, Doc("The server clock, for the kiosk's offset", answer=Time))

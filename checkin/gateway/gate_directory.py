@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import orjson
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from checkin.gateway.errors import ApiError
+from checkin.gateway.errors import ApiError, unavailable
+from checkin.keys import Keys
 from checkin.tokens import DeviceToken
-
-if TYPE_CHECKING:
-    from checkin.gateway.state import GatewayState
-
-
-def unavailable() -> ApiError:
-    return ApiError(503, "unavailable", "the scan store is unreachable; keep the scan and retry",
-                    headers={"Retry-After": "2"})
 
 
 class GateDirectory:
@@ -35,26 +29,28 @@ class GateDirectory:
         self._known: set[str] = set()
         self._lookups = asyncio.Semaphore(16)
 
-    async def unknown(self, state: GatewayState, token: DeviceToken, gate_ids: set[str]) -> set[str]:
-        """The gates among gate_ids that no loaded event has; raise ApiError for a refused device."""
+    async def unknown(self, redis: aioredis.Redis, keys: Keys, token: DeviceToken, gate_ids: set[str],
+                      on_lost: Callable[[DeviceToken], Awaitable[ApiError]]) -> set[str]:
+        """The gates among gate_ids that no loaded event has; raise ApiError for a refused device.
+
+        When Redis does not hold the token's event, `on_lost(token)` gives the error to raise (and starts
+        the rebuild only for an enrolled device: GatewayState.refuse_unloaded)."""
         missing = sorted(gate_ids - self._known)
         if not missing:
             return set()
-        ev = state.keys.event(token.event_id)
+        ev = keys.event(token.event_id)
         try:
             # Bounded below the client's connection pool: a cold gateway meeting hundreds of kiosks at
             # once would otherwise run out of connections and answer 503.
-            async with self._lookups, state.redis.pipeline(transaction=False) as pipe:
+            async with self._lookups, redis.pipeline(transaction=False) as pipe:
                 pipe.exists(ev.meta)
                 pipe.hget(ev.devices, token.device_id)
-                pipe.hmget(state.keys.gates, missing)
+                pipe.hmget(keys.gates, missing)
                 loaded, device, events = await pipe.execute()
         except RedisError:
             raise unavailable() from None
-        if not loaded:  # Redis lost the event: not the device's fault, and not an unknown gate
-            state.rebuild_soon(token.event_id)
-            raise ApiError(503, "rebuilding", "the event's live state is being rebuilt; keep the scan and retry",
-                           headers={"Retry-After": "2"})
+        if not loaded:  # Redis lost the event (or never had it): Postgres says whether the device may rebuild it
+            raise await on_lost(token)
         record = orjson.loads(device) if device else None
         if record is None or record.get("h") != token.hash:
             code = "unknown_device" if record is None else "bad_token"

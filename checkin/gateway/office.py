@@ -11,16 +11,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 import orjson
 from aiohttp import web
 
-from checkin import exports, reconcile
-from checkin.gateway.coordinator import require_user
+import checkin.hours.exports as exports
+import checkin.reconcile.store as reconcile
+import checkin.reconcile.timeline as timeline
+from checkin.gateway.api_doc import Doc, route
+from checkin.gateway.auth import require_user
 from checkin.gateway.errors import ApiError, json_response
+from checkin.gateway.models import office as models
+from checkin.gateway.requests import clean_text, path_id, read_model, read_query
 from checkin.gateway.state import state_key
-from checkin.hours import Anomaly, Session, VolunteerHours
+from checkin.hours.export_table import EXPORT_KINDS, ExportOptions, export_table
+from checkin.hours.model import Anomaly, Session, VolunteerHours
 
 # Reconciling a whole event re-reads its whole scan log (about 25 s for a million scans), while the
 # office pages through lists a few rows at a time. One reconciliation serves every page for a short
@@ -28,7 +36,6 @@ from checkin.hours import Anomaly, Session, VolunteerHours
 # at once so the office always sees its own change. A single lock per event keeps two requests from
 # reconciling the same event twice at the same time.
 CACHE_TTL_S = 30.0
-MAX_LIMIT = 500
 T = TypeVar("T")
 PREFIX = "/api/v1/events/{event_id}"
 
@@ -76,23 +83,9 @@ class OfficeCache:
 office_key = web.AppKey("office", OfficeCache)
 
 
-def _int_param(request: web.Request, name: str, default: int, least: int, most: int) -> int:
-    text = request.query.get(name)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, "bad_parameter", f"{name} must be a whole number", name) from None
-    if not least <= value <= most:
-        raise ApiError(400, "bad_parameter", f"{name} must be between {least} and {most}", name)
-    return value
-
-
-def _page(request: web.Request, matches: list[T], shape: Callable[[T], dict[str, Any]]) -> web.Response:
+def _page(query: models.PageQuery, matches: list[T], shape: Callable[[T], dict[str, Any]]) -> web.Response:
     """One page of the matches; only the page is turned into JSON (a big event has 100,000 volunteers)."""
-    offset = _int_param(request, "offset", 0, 0, 10**9)
-    limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
+    offset, limit = query.offset, query.limit
     return json_response({"total": len(matches), "offset": offset, "limit": limit,
                           "items": [shape(m) for m in matches[offset:offset + limit]]})
 
@@ -126,9 +119,10 @@ def _anomalies_json(r: VolunteerHours) -> list[dict[str, Any]]:
 
 async def get_hours(request: web.Request) -> web.Response:
     _, rec = await _event(request)
-    team = request.query.get("team_id")
+    query = read_query(request, models.HoursQuery)
+    team = query.team_id
     matches = rec.results
-    if team is not None:
+    if team is not msgspec.UNSET:
         matches = [r for r in matches if (m := rec.members.get(r.volunteer_id)) is not None and m.team_id == team]
 
     def shape(r: VolunteerHours) -> dict[str, Any]:
@@ -137,17 +131,15 @@ async def get_hours(request: web.Request) -> web.Response:
                 "days": [{"day": d.day.isoformat(), "hours": d.minutes / 60, "capped": d.capped} for d in r.days],
                 "open_anomalies": sum(1 for a in r.anomalies if not a.resolved)}
 
-    return _page(request, matches, shape)
+    return _page(query, matches, shape)
 
 
 async def get_anomalies(request: web.Request) -> web.Response:
     _, rec = await _event(request)
-    kind = request.query.get("kind")
-    resolved = request.query.get("resolved", "false")
-    if resolved not in ("true", "false", "all"):
-        raise ApiError(400, "bad_parameter", "resolved must be true, false or all", "resolved")
+    query = read_query(request, models.AnomaliesQuery)
+    kind, resolved = query.kind, query.resolved
     matches = [(r, a) for r in rec.results for a in r.anomalies
-               if (kind is None or a.kind == kind) and (resolved == "all" or a.resolved == (resolved == "true"))]
+               if (kind is msgspec.UNSET or a.kind == kind) and (resolved == "all" or a.resolved == (resolved == "true"))]
 
     def shape(match: tuple[VolunteerHours, Anomaly]) -> dict[str, Any]:
         r, a = match
@@ -156,7 +148,7 @@ async def get_anomalies(request: web.Request) -> web.Response:
                 "session_key": a.session_key, "day": day, "scan_ids": list(a.scan_ids), "detail": a.detail,
                 "resolved": a.resolved}
 
-    return _page(request, matches, shape)
+    return _page(query, matches, shape)
 
 
 async def get_teams(request: web.Request) -> web.Response:
@@ -173,32 +165,51 @@ async def get_summary(request: web.Request) -> web.Response:
     return json_response({"event_id": event_id, **exports.summary_json(summary)})
 
 
+def _query_day(request: web.Request, name: str) -> date | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "invalid_field", f"{name} must be a date, YYYY-MM-DD", name) from None
+
+
 async def get_export(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
     event_id = request.match_info["event_id"]
-    await require_user(request, event_id)  # before telling anything about what exists
-    if kind not in exports.ALL_KINDS:
-        raise ApiError(404, "not_found", f"export must be one of {', '.join(exports.ALL_KINDS)}", "kind")
+    user = await require_user(request, event_id)  # before telling anything about what exists
+    if kind not in EXPORT_KINDS:
+        raise ApiError(404, "not_found", f"export must be one of {', '.join(EXPORT_KINDS)}", "kind")
     event_id, rec = await _event(request)
-    header, rows = exports.table(kind, rec.results, rec.members, rec.approved, rec.year)
+    async with request.app[state_key].pool.acquire() as conn:
+        zone = ZoneInfo((await reconcile.load_policy(conn, event_id)).timezone)
+    options = ExportOptions(request.query.get("layout", "plain"), request.query.get("registrar", user.name),
+                            _query_day(request, "from"), _query_day(request, "to"), zone)
+    try:
+        header, rows = export_table(kind, rec.results, rec.members, rec.approved, rec.year, options)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_field", str(exc)) from None
     return web.Response(body=exports.csv_bytes(header, rows), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{event_id}-{kind}.csv"'})
 
 
-_TIMELINE_SCANS = """
-SELECT s.scan_id::text, s.scanned_at, s.verdict, s.reason, s.gate_id, g.zone_id, s.device_id, s.warnings, s.source,
-       s.device_time, s.received_at
-FROM scans s LEFT JOIN gates g ON g.gate_id = s.gate_id
-WHERE s.event_id = $1 AND s.volunteer_id = $2 ORDER BY s.scanned_at, s.scan_id
-"""
-_TIMELINE_CORRECTIONS = """
-SELECT correction_id, action, session_key, start_at, end_at, service_day, reason, actor, at, before::text, after::text
-FROM corrections WHERE event_id = $1 AND volunteer_id = $2 ORDER BY at, correction_id
-"""
-
-
 def _iso(value: Any) -> Any:
     return value.isoformat() if value is not None else None
+
+
+def _person_json(p: timeline.Person | None) -> dict[str, Any] | None:
+    return None if p is None else {"id": p.id, "kind": p.kind, "name": p.name}
+
+
+def _timeline_scan_json(s: timeline.TimelineScan) -> dict[str, Any]:
+    annulled = s.annulled
+    return {"scan_id": s.scan_id, "at": _iso(s.at), "verdict": s.verdict, "reason": s.reason, "gate_id": s.gate_id,
+            "gate_name": s.gate_name, "zone_id": s.zone_id, "device_id": s.device_id, "warnings": list(s.warnings),
+            "source": s.source, "device_time": _iso(s.device_time), "received_at": _iso(s.received_at),
+            "operator": _person_json(s.operator),
+            "annulled": None if annulled is None else {"by": _person_json(annulled.by), "at": _iso(annulled.at),
+                                                       "reason": annulled.reason}}
 
 
 async def get_timeline(request: web.Request) -> web.Response:
@@ -207,8 +218,8 @@ async def get_timeline(request: web.Request) -> web.Response:
     volunteer_id = path_id(request, "volunteer_id")
     await require_user(request, event_id)
     async with request.app[state_key].pool.acquire() as conn:
-        scans = await conn.fetch(_TIMELINE_SCANS, event_id, volunteer_id)
-        corrections = await conn.fetch(_TIMELINE_CORRECTIONS, event_id, volunteer_id)
+        scans = await timeline.scans(conn, event_id, volunteer_id)
+        corrections = await timeline.corrections(conn, event_id, volunteer_id)
         assigned = await conn.fetchval("SELECT 1 FROM assignments WHERE event_id = $1 AND volunteer_id = $2 LIMIT 1",
                                        event_id, volunteer_id)
         if not scans and not corrections and not assigned:
@@ -224,79 +235,47 @@ async def get_timeline(request: web.Request) -> web.Response:
     return json_response({
         "event_id": event_id, "volunteer_id": volunteer_id, **_member_json(member),
         "timezone": policy.timezone, "hours": derived.total_minutes / 60,
-        "scans": [{"scan_id": r[0], "at": _iso(r[1]), "verdict": r[2], "reason": r[3], "gate_id": r[4],
-                   "zone_id": r[5], "device_id": r[6], "warnings": list(r[7] or ()), "source": r[8],
-                   "device_time": _iso(r[9]), "received_at": _iso(r[10])} for r in scans],
+        "scans": [_timeline_scan_json(s) for s in scans],
         "sessions": [_session_json(s) for s in derived.sessions],
         "days": [{"day": d.day.isoformat(), "hours": d.minutes / 60, "raw_minutes": d.raw_minutes,
                   "capped": d.capped, "approved": (team, d.day) in approved} for d in derived.days],
         "anomalies": _anomalies_json(derived),
-        "corrections": [{"correction_id": r[0], "action": r[1], "session_key": r[2], "start": _iso(r[3]),
-                         "end": _iso(r[4]), "day": _iso(r[5]), "reason": r[6], "actor": r[7], "at": _iso(r[8]),
-                         "before": orjson.loads(r[9]) if r[9] else None,
-                         "after": orjson.loads(r[10]) if r[10] else None} for r in corrections],
+        "corrections": [{"correction_id": c.correction_id, "action": c.action, "session_key": c.session_key,
+                         "start": _iso(c.start), "end": _iso(c.end), "day": _iso(c.day), "reason": c.reason,
+                         "actor": c.actor.id, "actor_name": c.actor.name, "at": _iso(c.at),
+                         "before": orjson.loads(c.before) if c.before else None,
+                         "after": orjson.loads(c.after) if c.after else None} for c in corrections],
     })
-
-
-async def read_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_json", "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "the body must be a JSON object")
-    return body
-
-
-def read_text(body: dict[str, Any], name: str, *, required: bool, most: int = 200) -> str | None:
-    """A text field of a JSON body, stripped; 400 naming the field when missing (if required) or malformed."""
-    value = body.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ApiError(400, "missing_field", f"{name} is required", name)
-        return None
-    if not isinstance(value, str) or len(value) > most:
-        raise ApiError(400, "bad_field", f"{name} must be text of at most {most} characters", name)
-    if "\x00" in value:  # Postgres takes no NUL in text: refused here rather than failing the insert with a 500
-        raise ApiError(400, "bad_field", f"{name} may not contain a NUL character", name)
-    return value.strip()
-
-
-def path_id(request: web.Request, name: str) -> str:
-    """An id from the URL (or the query string), checked like a body field."""
-    value = request.match_info.get(name) or request.query.get(name) or ""
-    if not value or len(value) > 200 or "\x00" in value:
-        raise ApiError(400, "bad_field", f"{name} must be an id of 1 to 200 characters without a NUL", name)
-    return value
 
 
 async def post_correction(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
     user = await require_user(request, event_id)
-    body = await read_body(request)
-    volunteer_id = read_text(body, "volunteer_id", required=True)
-    action = read_text(body, "action", required=True)
-    if action not in ("add", "change", "void"):
-        raise ApiError(400, "bad_field", "action must be add, change or void", "action")
-    reason = read_text(body, "reason", required=True, most=1000)
-    session_key = read_text(body, "session_key", required=action != "add")
+    body = await read_model(request, models.CorrectionBody)
+    action = body.action
+    volunteer_id = clean_text(body.volunteer_id, "volunteer_id", required=True)
+    reason = clean_text(body.reason, "reason", required=True, most=1000)
+    session_key = clean_text(body.session_key, "session_key", required=action != "add")
     pool = request.app[state_key].pool
     async with pool.acquire() as conn:
         try:
             policy = await reconcile.load_policy(conn, event_id)
+            days_allowed = await reconcile.office_days(conn, event_id)
         except LookupError:
             raise ApiError(404, "not_found", f"no event {event_id!r}", "event_id") from None
         moments: dict[str, datetime | None] = {}
         for name in ("start", "end"):
-            text = read_text(body, name, required=action == "add", most=64)
+            given = clean_text(getattr(body, name), name, required=action == "add", most=64)
             try:
-                moments[name] = reconcile.parse_moment(text, policy) if text else None
+                moments[name] = at = reconcile.parse_moment(given, policy) if given else None
+                if at is not None:  # before any time zone arithmetic: year 1 or 9999 would overflow it
+                    reconcile.check_office_day(name, at.date(), days_allowed)
             except ValueError as exc:
-                raise ApiError(400, "bad_field", str(exc), name) from None
+                raise ApiError(400, "invalid_field", str(exc), name) from None
         if action == "change" and moments["start"] is None and moments["end"] is None:
-            raise ApiError(400, "missing_field", "a change needs a new start, a new end, or both", "start")
+            raise ApiError(400, "invalid_field", "a change needs a new start, a new end, or both", "start")
         if moments["start"] and moments["end"] and moments["end"] <= moments["start"]:
-            raise ApiError(400, "bad_field", "end must be after start", "end")
+            raise ApiError(400, "invalid_field", "end must be after start", "end")
         assert volunteer_id is not None and reason is not None
         try:
             c = await reconcile.add_correction(conn, event_id, volunteer_id, action=action, reason=reason,
@@ -308,8 +287,10 @@ async def post_correction(request: web.Request) -> web.Response:
             raise ApiError(403, "forbidden", str(exc)) from None
         except LookupError as exc:
             raise ApiError(404, "not_found", str(exc), "volunteer_id") from None
+        except reconcile.OutsideEvent as exc:
+            raise ApiError(400, "invalid_field", str(exc), exc.field) from None
         except ValueError as exc:  # e.g. the session it names does not exist
-            raise ApiError(400, "bad_correction", str(exc), "session_key") from None
+            raise ApiError(400, "invalid_field", str(exc), "session_key") from None
         finally:
             request.app[office_key].forget(event_id)  # a refused one is audited too; drop the cache anyway
         after = await reconcile.derive_volunteer(conn, event_id, volunteer_id)
@@ -321,19 +302,21 @@ async def post_correction(request: web.Request) -> web.Response:
 async def post_approval(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
     user = await require_user(request, event_id, team_lead=True)  # reconcile.approve holds a lead to their team
-    body = await read_body(request)
-    team_id = read_text(body, "team_id", required=True)
-    day_text = read_text(body, "day", required=True, most=10)
+    body = await read_model(request, models.ApprovalBody)
+    team_id = clean_text(body.team_id, "team_id", required=True)
+    day_text = clean_text(body.day, "day", required=True, most=10)
     assert team_id is not None and day_text is not None
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
-        raise ApiError(400, "bad_field", "day must be a date, YYYY-MM-DD", "day") from None
+        raise ApiError(400, "invalid_field", "day must be a date, YYYY-MM-DD", "day") from None
     async with request.app[state_key].pool.acquire() as conn:
         if await conn.fetchval("SELECT 1 FROM events WHERE event_id = $1", event_id) is None:
             raise ApiError(404, "not_found", f"no event {event_id!r}", "event_id")
         try:
             new = await reconcile.approve(conn, event_id, team_id, day, user.user_id)
+        except reconcile.OutsideEvent as exc:
+            raise ApiError(400, "invalid_field", str(exc), exc.field) from None
         except reconcile.NotAllowed as exc:
             raise ApiError(403, "forbidden", str(exc)) from None
         except LookupError as exc:
@@ -347,18 +330,20 @@ async def post_acceptance(request: web.Request) -> web.Response:
     """Let an untrained or uninsured volunteer's day into the record book (admin only; audited, refusals too)."""
     event_id = request.match_info["event_id"]
     user = await require_user(request, event_id)
-    body = await read_body(request)
-    volunteer_id = read_text(body, "volunteer_id", required=True)
-    reason = read_text(body, "reason", required=True, most=1000)
-    day_text = read_text(body, "day", required=True, most=10)
+    body = await read_model(request, models.AcceptanceBody)
+    volunteer_id = clean_text(body.volunteer_id, "volunteer_id", required=True)
+    reason = clean_text(body.reason, "reason", required=True, most=1000)
+    day_text = clean_text(body.day, "day", required=True, most=10)
     assert volunteer_id is not None and reason is not None and day_text is not None
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
-        raise ApiError(400, "bad_field", "day must be a date, YYYY-MM-DD", "day") from None
+        raise ApiError(400, "invalid_field", "day must be a date, YYYY-MM-DD", "day") from None
     async with request.app[state_key].pool.acquire() as conn:
         try:
             await reconcile.accept_record(conn, event_id, volunteer_id, day, user.user_id, reason)
+        except reconcile.OutsideEvent as exc:
+            raise ApiError(400, "invalid_field", str(exc), exc.field) from None
         except reconcile.NotAllowed as exc:
             raise ApiError(403, "forbidden", str(exc)) from None
         except LookupError as exc:
@@ -371,12 +356,30 @@ async def post_acceptance(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[office_key] = OfficeCache()
-    app.router.add_get(PREFIX + "/hours", get_hours)
-    app.router.add_get(PREFIX + "/anomalies", get_anomalies)
-    app.router.add_get(PREFIX + "/teams", get_teams)
-    app.router.add_get(PREFIX + "/summary", get_summary)
-    app.router.add_get(PREFIX + "/volunteers/{volunteer_id}/timeline", get_timeline)
-    app.router.add_post(PREFIX + "/corrections", post_correction)
-    app.router.add_post(PREFIX + "/approvals", post_approval)
-    app.router.add_post(PREFIX + "/acceptances", post_acceptance)
-    app.router.add_get(PREFIX + "/exports/{kind}.csv", get_export)
+    found = ("not_found",)
+    route(app, "GET", PREFIX + "/hours", get_hours,
+          Doc("Each volunteer's reconciled hours, a page at a time", answer=models.HoursPage,
+              query=models.HoursQuery, auth="user", errors=found))
+    route(app, "GET", PREFIX + "/anomalies", get_anomalies,
+          Doc("The anomaly queue, a page at a time", answer=models.AnomaliesPage, query=models.AnomaliesQuery,
+              auth="user", errors=found))
+    route(app, "GET", PREFIX + "/teams", get_teams,
+          Doc("Each team's service days and whether they are approved", answer=models.TeamDays, auth="user",
+              errors=found))
+    route(app, "GET", PREFIX + "/summary", get_summary,
+          Doc("The city plan's figures for the event", answer=models.Summary, auth="user", errors=found))
+    route(app, "GET", PREFIX + "/volunteers/{volunteer_id}/timeline", get_timeline,
+          Doc("One volunteer's scans, sessions, days, anomalies and corrections", answer=models.Timeline,
+              auth="user", errors=found))
+    route(app, "POST", PREFIX + "/corrections", post_correction,
+          Doc("Add, change or void a session, with a reason (audited)", body=models.CorrectionBody,
+              answer=models.Corrected, status=201, auth="user", errors=("not_found", "day_approved")))
+    route(app, "POST", PREFIX + "/approvals", post_approval,
+          Doc("Approve a team's service day (201 new, 200 already approved)", body=models.ApprovalBody,
+              answer=models.Approved, status=201, also=(200,), auth="user", errors=found))
+    route(app, "POST", PREFIX + "/acceptances", post_acceptance,
+          Doc("Let an untrained or uninsured volunteer's day into the record book (admin; audited)",
+              body=models.AcceptanceBody, answer=models.Accepted, status=201, auth="user", errors=found))
+    route(app, "GET", PREFIX + "/exports/{kind}.csv", get_export,
+          Doc("An export as CSV (UTF-8 with BOM): records, teams, companies, summary, excluded, attendance",
+              query=models.ExportQuery, media="text/csv", auth="user", errors=found))

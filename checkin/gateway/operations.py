@@ -5,6 +5,7 @@ the kiosk PIN check. Manual and group scans go through the same scan script as a
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from datetime import UTC, datetime
@@ -14,42 +15,32 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from checkin import operations as ops
-from checkin.enrollment import device_for_token
-from checkin.gateway.enroll import _postgres
-from checkin.gateway.errors import ApiError, json_response
-from checkin.gateway.gate_directory import unavailable
+import checkin.access.desk as desk
+import checkin.access.operations as ops
+from checkin.access.enrollment import device_for_token
+from checkin.gateway.api_doc import Doc, route
+from checkin.gateway.auth import device_token, device_token_or_none, enrolled_device, operator
+from checkin.gateway.errors import ApiError, json_response, postgres_guard, unavailable
+from checkin.gateway.models import device as device_models
+from checkin.gateway.models import operations as models
+from checkin.gateway.requests import read_model
 from checkin.gateway.state import GatewayState, state_key
-from checkin.keys import EVENT_ID_RE
-from checkin.scan_script import AuthRefused, Backlogged, EventUnloaded, ScanCall, decode_result
-from checkin.tokens import DeviceToken, bearer, parse_device_token
+from checkin.scan.script import (
+    AuthRefused,
+    Backlogged,
+    EventUnloaded,
+    GarbledReply,
+    ScanCall,
+    ScanRefused,
+    decode_result,
+)
 
 MODES = {"in": "entry", "out": "exit", "auto": "auto"}
-MAX_GROUP = 200
 OPERATOR_ROLES = ("admin", "coordinator")
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], name: str, *, required: bool = True, limit: int = 100) -> str:
-    value = body.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise ApiError(400, "invalid_field", f"{name} must be a non-empty string of at most {limit} characters", name)
-    return value
 
 
 def _scan_id(value: object, field: str) -> str:
@@ -59,38 +50,26 @@ def _scan_id(value: object, field: str) -> str:
         raise ApiError(400, "invalid_field", f"{field} must be a UUID", field) from None
 
 
-async def _operator(request: web.Request, event_id: str | None, roles: tuple[str, ...]) -> ops.Operator:
-    """The person behind a user token; a kiosk's device token is never one (it may not browse the roster)."""
-    state = request.app[state_key]
-    raw = bearer(request.headers.get("Authorization"))
-    async with _postgres():
-        who = await ops.operator_for_token(state.pool, raw)
-    if who is None:
-        raise ApiError(401, "unauthorized", "send a coordinator, team lead or admin token as 'Authorization: Bearer <token>'")
-    if who.role not in roles:
-        raise ApiError(403, "forbidden", f"this needs one of the roles: {', '.join(roles)}")
-    if event_id is not None and (not EVENT_ID_RE.match(event_id) or not who.may_operate(event_id)):
-        raise ApiError(403, "forbidden", "this account may not operate that event")
-    return who
-
-
 # --- roster search ----------------------------------------------------------------------------
 
 async def get_search(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
-    who = await _operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
+    who = await operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
     q = request.query.get("q", "").strip()
     if not q or len(q) > 64:
         raise ApiError(400, "invalid_field", "q: a name, the last digits of a phone number or a record book number", "q")
     state = request.app[state_key]
-    async with _postgres():
+    async with postgres_guard():
         found = await ops.search_roster(state.pool, event_id, q, who.team_id if who.role == "team_lead" else None)
     on_site = await _on_site(state, event_id, [r["volunteer_id"] for r in found])
+    async with postgres_guard():  # why a card does not work, so the desk can say so
+        cards = await desk.card_states(state.pool, [r["volunteer_id"] for r in found if r["card_id"] is None])
     return json_response({"results": [
         {"volunteer_id": r["volunteer_id"], "name": r["name"], "team": r["team"], "team_id": r["team_id"],
          "record_book_no": r["record_book_no"], "phone_tail": r["phone_tail"] or None,
          "national_id": r["national_id_mask"],
-         "has_card": r["card_id"] is not None, "on_site": on_site.get(r["volunteer_id"], False)}
+         "has_card": r["card_id"] is not None, "on_site": on_site.get(r["volunteer_id"], False),
+         "card": None if r["card_id"] is not None else cards.get(r["volunteer_id"], {"status": "none"})}
         for r in found]})
 
 
@@ -106,9 +85,9 @@ async def _on_site(state: GatewayState, event_id: str, ids: list[str]) -> dict[s
 
 async def get_gates(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
-    await _operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
+    await operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
     state = request.app[state_key]
-    async with _postgres():
+    async with postgres_guard():
         rows = await state.pool.fetch(
             "SELECT gate_id, name, zone_id, mode FROM gates WHERE event_id = $1 ORDER BY gate_id", event_id)
     return json_response({"gates": [dict(r) for r in rows]})
@@ -117,27 +96,32 @@ async def get_gates(request: web.Request) -> web.Response:
 # --- manual and group scans ---------------------------------------------------------------------
 
 async def _operator_scan(state: GatewayState, who: ops.Operator, event_id: str, card_id: str, gate_id: str,
-                         mode: str, source: str, scan_id: str) -> dict[str, Any]:
+                         mode: str, source: str, scan_id: str, record: str = "") -> dict[str, Any]:
     """One scan made by a person for a volunteer, through the same script as a card at a gate."""
     ev = state.keys.event(event_id)
     now = _now_ms()
     try:
-        # The person's synthetic device: trusted because the person is authenticated; re-registered each
-        # time since reloading the event rewrites the devices hash from the devices table.
+        # The person's synthetic device: trusted because the person is authenticated, and at any gate of the
+        # event (a desk serves them all); re-registered each time since reloading the event rewrites the
+        # devices hash from the devices table.
         await state.redis.hset(ev.devices, who.device_id,
-                               orjson.dumps({"h": who.token_hash, "s": "active", "g": gate_id}))
+                               orjson.dumps({"h": who.token_hash, "s": "active", "any": 1}))
         seq = await state.redis.hincrby(ev.meta, "opseq:" + who.device_id, 1)
         call = ScanCall(event_id=event_id, scan_id=scan_id, device_id=who.device_id, token_hash=who.token_hash,
                         gate_id=gate_id, seq=seq, card_id=card_id, card_reason="", online=True, device_at_ms=now,
-                        received_ms=now, mode=mode, source=source, operator=who.user_id)
+                        received_ms=now, mode=mode, source=source, operator=who.user_id, roster_record=record)
         raw = await state.batcher.call(call.keys(ev), call.args(state.config.stream_max_backlog))
-    except RedisError:
+    except (RedisError, GarbledReply):
         raise unavailable() from None
     try:
         answer = decode_result(raw)
+    except GarbledReply:
+        raise unavailable() from None
     except AuthRefused as refused:  # only if the event was reloaded between the two calls: retry
         raise ApiError(503, "retry", f"the event was reloaded ({refused.code}); retry",
                        headers={"Retry-After": "1"}) from None
+    except ScanRefused as refused:
+        raise ApiError(422, refused.code, "the event does not run today: no scan can be recorded now") from None
     except EventUnloaded:
         state.rebuild_soon(event_id)
         raise ApiError(503, "rebuilding", "the event's live state is being rebuilt; retry",
@@ -149,11 +133,11 @@ async def _operator_scan(state: GatewayState, who: ops.Operator, event_id: str, 
             "volunteer": {"display_name": answer.display_name, "team": answer.team} if answer.volunteer_id else None,
             "session_minutes": answer.session_minutes, "on_site": answer.on_site, "replay": answer.replay,
             "scanned_at": datetime.fromtimestamp(answer.at_ms / 1000, UTC).isoformat(), "source": source,
-            "operator": who.user_id}
+            "operator": who.user_id, "note": answer.note}
 
 
 async def _gate_of(state: GatewayState, event_id: str, gate_id: str) -> None:
-    async with _postgres():
+    async with postgres_guard():
         found = await state.pool.fetchval("SELECT 1 FROM gates WHERE gate_id = $1 AND event_id = $2",
                                           gate_id, event_id)
     if not found:
@@ -162,41 +146,55 @@ async def _gate_of(state: GatewayState, event_id: str, gate_id: str) -> None:
 
 async def post_manual_scan(request: web.Request) -> web.Response:
     event_id = request.match_info["event_id"]
-    who = await _operator(request, event_id, OPERATOR_ROLES)
-    body = await _body(request)
-    volunteer_id = _text(body, "volunteer_id")
-    gate_id = _text(body, "gate_id")
-    action = body.get("action", "auto")
-    if action not in MODES:
-        raise ApiError(400, "invalid_field", "action is in, out or auto", "action")
-    scan_id = _scan_id(body["scan_id"], "scan_id") if body.get("scan_id") is not None else str(uuid.uuid4())
+    who = await operator(request, event_id, OPERATOR_ROLES)
+    body = await read_model(request, models.ManualScanBody)
+    volunteer_id, gate_id, action = body.volunteer_id, body.gate_id, body.action
+    scan_id = _scan_id(body.scan_id, "scan_id") if body.scan_id is not None else str(uuid.uuid4())
     state = request.app[state_key]
     await _gate_of(state, event_id, gate_id)
-    async with _postgres():
+    async with postgres_guard():
         cards = await ops.member_cards(state.pool, event_id, [volunteer_id])
     if volunteer_id not in cards:
         raise ApiError(404, "not_on_roster", "no such volunteer on this event's roster", "volunteer_id")
     card_id = cards[volunteer_id][0]
-    if card_id is None:
-        raise ApiError(409, "no_active_card", "the volunteer has no active card; issue one first", "volunteer_id")
+    if card_id is None:  # a lost (revoked) card, or none yet: by hand, with the reason kept in the audit log
+        return json_response(await _cardless_scan(state, who, event_id, volunteer_id, gate_id, MODES[action],
+                                                  scan_id, body.reason))
     return json_response(await _operator_scan(state, who, event_id, card_id, gate_id, MODES[action], "manual",
                                               scan_id))
+
+
+async def _cardless_scan(state: GatewayState, who: ops.Operator, event_id: str, volunteer_id: str, gate_id: str,
+                         mode: str, scan_id: str, reason: str | None) -> dict[str, Any]:
+    async with postgres_guard():
+        card = (await desk.card_states(state.pool, [volunteer_id])).get(volunteer_id)
+    why = f"the card was revoked ({card['reason'] or 'no reason given'})" if card else "no card was issued"
+    if reason is None or not reason.strip() or len(reason) > 200:
+        raise ApiError(409, "no_active_card", f"{why}; to check the volunteer in by hand, give a reason"
+                       " (at most 200 characters)", "reason")
+    async with postgres_guard():
+        record = await desk.desk_record(state.pool, event_id, volunteer_id)
+    if record is None:
+        raise ApiError(404, "not_on_roster", "no such volunteer on this event's roster", "volunteer_id")
+    answer = await _operator_scan(state, who, event_id, "", gate_id, mode, "manual", scan_id, record)
+    if not answer["replay"]:
+        async with postgres_guard():
+            await desk.audit_cardless_scan(state.pool, who.user_id, event_id, volunteer_id, {
+                "scan_id": scan_id, "reason": reason.strip(), "card": card, "verdict": answer["verdict"],
+                "gate_id": gate_id})
+    return {**answer, "card": card, "manual_reason": reason.strip()}
 
 
 async def post_group_checkin(request: web.Request) -> web.Response:
     """A team lead checks in the members present, in one action; each member gets a scan of their own."""
     event_id = request.match_info["event_id"]
-    who = await _operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
-    body = await _body(request)
-    gate_id = _text(body, "gate_id")
-    members = body.get("volunteer_ids")
-    if (not isinstance(members, list) or not members or len(members) > MAX_GROUP
-            or not all(isinstance(m, str) and 0 < len(m) <= 100 for m in members)):
-        raise ApiError(400, "invalid_field", f"volunteer_ids: 1 to {MAX_GROUP} volunteer ids", "volunteer_ids")
-    members = list(dict.fromkeys(members))
+    who = await operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
+    body = await read_model(request, models.GroupBody)
+    gate_id = body.gate_id
+    members = list(dict.fromkeys(body.volunteer_ids))
     state = request.app[state_key]
     await _gate_of(state, event_id, gate_id)
-    async with _postgres():
+    async with postgres_guard():
         cards = await ops.member_cards(state.pool, event_id, members)
     results: list[dict[str, Any]] = []
     for vid in members:
@@ -215,11 +213,11 @@ async def post_group_checkin(request: web.Request) -> web.Response:
 
 async def get_team_report(request: web.Request) -> web.Response:
     event_id, team_id = request.match_info["event_id"], request.match_info["team_id"]
-    who = await _operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
+    who = await operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
     if who.role == "team_lead" and who.team_id != team_id:
         raise ApiError(403, "forbidden", "a team lead sees their own team only")
     state = request.app[state_key]
-    async with _postgres():
+    async with postgres_guard():
         try:
             report = await ops.team_report(state.pool, event_id, team_id)
         except LookupError:
@@ -230,7 +228,7 @@ async def get_team_report(request: web.Request) -> web.Response:
 async def get_rest_limits(request: web.Request) -> web.Response:
     """Who is on site past the event's rest limits right now (the dashboard's warning list)."""
     event_id = request.match_info["event_id"]
-    await _operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
+    await operator(request, event_id, (*OPERATOR_ROLES, "team_lead"))
     state = request.app[state_key]
     ev = state.keys.event(event_id)
     names = ("max_continuous_min", "max_daily_min", "senior_max_continuous_min", "senior_max_daily_min",
@@ -242,7 +240,7 @@ async def get_rest_limits(request: web.Request) -> web.Response:
         raise unavailable() from None
     limits = {n: int(v) for n, v in zip(names, raw_limits, strict=True) if v is not None}
     now = _now_ms()
-    async with _postgres():
+    async with postgres_guard():
         people = {r["volunteer_id"]: r for r in await state.pool.fetch(
             "SELECT v.volunteer_id, v.name, coalesce(t.name, '') AS team,"
             " coalesce(v.birth_year <= extract(year FROM e.starts_on)::int - 65, false) AS senior"
@@ -262,10 +260,6 @@ async def get_rest_limits(request: web.Request) -> web.Response:
 
 # --- annulment ----------------------------------------------------------------------------------
 
-def _device_token(raw: str | None) -> DeviceToken | None:
-    return parse_device_token(raw) if raw and raw.isascii() else None
-
-
 async def _facts(state: GatewayState, scan_id: str, event_id: str | None) -> ops.ScanFacts | None:
     """The scan from the answer the script stored (fresh scans, maybe not in Postgres yet), else the log."""
     if event_id is not None:
@@ -283,24 +277,16 @@ async def _facts(state: GatewayState, scan_id: str, event_id: str | None) -> ops
 
 async def post_annul(request: web.Request) -> web.Response:
     scan_id = _scan_id(request.match_info["scan_id"], "scan_id")
-    body = await _body(request) if request.can_read_body else {}
-    reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 500:
-        raise ApiError(400, "invalid_field", "reason: at most 500 characters", "reason")
+    reason = (await read_model(request, models.AnnulBody)).reason if request.body_exists else ""
     state = request.app[state_key]
-    raw = bearer(request.headers.get("Authorization"))
-    device = _device_token(raw)
-    async with _postgres():
+    device = device_token_or_none(request)
+    async with postgres_guard():
         if device is not None:
-            info = await device_for_token(state.pool, device.event_id, device.device_id, device.text)
-            if info is None:
-                raise ApiError(401, "bad_token", "this device token was not issued here")
-            if info.status != "active":
-                raise ApiError(403, "device_revoked", "this device's token was revoked")
+            await enrolled_device(request, device)
             facts = await _facts(state, scan_id, device.event_id)
             actor, kind = device.device_id, "device"
         else:
-            who = await _operator(request, None, OPERATOR_ROLES)
+            who = await operator(request, None, OPERATOR_ROLES)
             facts = await _facts(state, scan_id, who.event_id)
             if facts is not None and not who.may_operate(facts.event_id):
                 raise ApiError(403, "forbidden", "this account may not operate that event")
@@ -349,29 +335,56 @@ async def _reverse(state: GatewayState, facts: ops.ScanFacts, actor: str, kind: 
 
 async def post_pin_check(request: web.Request) -> web.Response:
     """The kiosk asks before opening its settings (re-enrollment, gate, mode)."""
-    device = _device_token(bearer(request.headers.get("Authorization")))
-    if device is None:
-        raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'")
-    pin = (await _body(request)).get("pin")
+    device, _ = device_token(request)
+    pin = (await read_model(request, device_models.PinCheckBody)).pin
     state = request.app[state_key]
-    async with _postgres():
+    async with postgres_guard():
         info = await device_for_token(state.pool, device.event_id, device.device_id, device.text)
         if info is None:
             raise ApiError(401, "bad_token", "this device token was not issued here")
+        if info.status != "active":
+            raise ApiError(403, "device_revoked", "this device's token was revoked; enroll it again")
         stored = await ops.device_pin_hash(state.pool, device.device_id)
     if stored is None:
         return json_response({"ok": True, "pin_set": False})
-    if not isinstance(pin, str) or not await asyncio.to_thread(ops.pin_matches, stored, pin):
+    if wait := state.pin_tries.wait_s(device.device_id):
+        raise ApiError(429, "too_many_pin_tries", "too many wrong PINs; wait before trying again", "pin",
+                       headers={"Retry-After": str(math.ceil(wait))})
+    if pin is None or not await asyncio.to_thread(ops.pin_matches, stored, pin):
+        state.pin_tries.wrong(device.device_id)
         raise ApiError(403, "wrong_pin", "wrong PIN", "pin")
+    state.pin_tries.right(device.device_id)
     return json_response({"ok": True, "pin_set": True})
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/api/v1/events/{event_id}/roster/search", get_search)
-    app.router.add_get("/api/v1/events/{event_id}/gates", get_gates)
-    app.router.add_post("/api/v1/events/{event_id}/manual-scans", post_manual_scan)
-    app.router.add_post("/api/v1/events/{event_id}/group-checkin", post_group_checkin)
-    app.router.add_get("/api/v1/events/{event_id}/teams/{team_id}/report", get_team_report)
-    app.router.add_get("/api/v1/events/{event_id}/rest-limits", get_rest_limits)
-    app.router.add_post("/api/v1/scans/{scan_id}/annul", post_annul)
-    app.router.add_post("/api/v1/device/pin-check", post_pin_check)
+    event = "/api/v1/events/{event_id}"
+    scanning = ("unknown_gate", "outside_event_dates", "scan_in_future", "backlogged", "unavailable", "rebuilding",
+                "retry")
+    route(app, "GET", event + "/roster/search", get_search,
+          Doc("Find volunteers by name, phone tail or record book number", answer=models.SearchAnswer,
+              query=models.SearchQuery, auth="user", errors=("unavailable",)))
+    route(app, "GET", event + "/gates", get_gates,
+          Doc("The event's gates", answer=models.Gates, auth="user", errors=("unavailable",)))
+    route(app, "POST", event + "/manual-scans", post_manual_scan,
+          Doc("Check a volunteer in or out by hand (a reason when they have no working card)",
+              body=models.ManualScanBody, answer=models.OperatorScan, auth="user",
+              errors=("not_on_roster", "no_active_card", *scanning)))
+    route(app, "POST", event + "/group-checkin", post_group_checkin,
+          Doc("A team lead checks in the members present; each is answered on its own",
+              body=models.GroupBody, answer=models.GroupAnswer, auth="user", errors=scanning))
+    route(app, "GET", event + "/teams/{team_id}/report", get_team_report,
+          Doc("A team's recorded check-ins and check-outs, for its unit", answer=models.TeamReport, auth="user",
+              errors=("not_found", "unavailable")))
+    route(app, "GET", event + "/rest-limits", get_rest_limits,
+          Doc("Who is on site past the event's rest limits now", answer=models.RestLimits, auth="user",
+              errors=("unavailable",)))
+    route(app, "POST", "/api/v1/scans/{scan_id}/annul", post_annul,
+          Doc("Annul a mistaken check-in or check-out: the kiosk that made it (within the undo window) or a "
+              "coordinator", body=models.AnnulBody, answer=models.Annulled, auth="device_or_user",
+              errors=("not_found", "not_annullable", "not_your_scan", "undo_window_passed", "day_approved",
+                      "unavailable", "rebuilding")))
+    route(app, "POST", "/api/v1/device/pin-check", post_pin_check,
+          Doc("Check the kiosk's PIN before its settings open", body=device_models.PinCheckBody,
+              answer=device_models.PinChecked, auth="device",
+              errors=("wrong_pin", "too_many_pin_tries", "unavailable")))

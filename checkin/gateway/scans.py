@@ -8,17 +8,30 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from checkin.gateway.api_doc import Doc, route
+from checkin.gateway.auth import device_token
 from checkin.gateway.errors import ApiError, json_response
-from checkin.gateway.gate_directory import unavailable as _unavailable
+from checkin.gateway.errors import unavailable as _unavailable
+from checkin.gateway.models import scans as models
 from checkin.gateway.rate_limit import RateLimiter
-from checkin.gateway.scan_request import ScanRequest, parse_batch, parse_scan
+from checkin.gateway.scan_request import ItemRefused, ScanRequest, parse_batch, parse_scan
 from checkin.gateway.state import GatewayState, state_key
-from checkin.scan_script import AuthRefused, Backlogged, EventUnloaded, ScanAnswer, ScanCall, decode_result
-from checkin.tokens import DeviceToken, bearer, parse_device_token
+from checkin.scan.rules import GATE_NOT_ENROLLED, SCAN_IN_FUTURE
+from checkin.scan.script import (
+    AuthRefused,
+    Backlogged,
+    EventUnloaded,
+    GarbledReply,
+    ScanAnswer,
+    ScanCall,
+    ScanRefused,
+    decode_result,
+)
+from checkin.tokens import DeviceToken
+from checkin.vocabulary import Reason
 
 _AUTH_STATUS = {"unknown_device": 401, "bad_token": 401, "device_revoked": 403}
 
@@ -27,34 +40,15 @@ def _unknown_gate(field: str) -> ApiError:
     return ApiError(400, "unknown_gate", "no event has this gate; check the kiosk's gate setting", field)
 
 
-_TOKENS: dict[str, tuple[DeviceToken, str]] = {}  # Authorization header -> parsed token and its sha256
-_TOKENS_MAX = 20_000
-
-
-def _device(request: web.Request) -> tuple[DeviceToken, str]:
-    """The device token and its hash; a kiosk sends the same header on every scan, so both are kept."""
-    header = request.headers.get("Authorization")
-    known = _TOKENS.get(header) if header else None
-    if known is not None:
-        return known
-    raw = bearer(header)
-    if raw is None:
-        raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'")
-    token = parse_device_token(raw) if raw.isascii() else None
-    if token is None:
-        raise ApiError(401, "bad_token", "the device token is malformed")
-    if len(_TOKENS) >= _TOKENS_MAX:
-        _TOKENS.clear()  # bounded; a cleared entry costs one parse and one hash
-    _TOKENS[header] = known = (token, token.hash)  # type: ignore[index]  # header is not None here
-    return known
-
-
-async def _json(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+def _refused(refused: ScanRefused, where: str) -> ApiError:
+    """A scan the script stored nothing for: 403 for a device off its gate, 422 for an impossible time."""
+    if refused.code == GATE_NOT_ENROLLED:
+        return ApiError(403, refused.code, f"this device is enrolled at gate {refused.detail!r} and scans only"
+                        " there; an admin moves it with `checkin device move`", where + "gate_id")
+    if refused.code == SCAN_IN_FUTURE:
+        return ApiError(422, refused.code, "scanned_at is later than the server clock allows; check the"
+                        " device's clock", where + "scanned_at")
+    return ApiError(422, refused.code, "scanned_at is outside the event's dates", where + "scanned_at")
 
 
 def _answer_json(scan_id: str, answer: ScanAnswer) -> dict[str, Any]:
@@ -68,7 +62,15 @@ def _answer_json(scan_id: str, answer: ScanAnswer) -> dict[str, Any]:
         "on_site": answer.on_site,
         "durable_seq": answer.durable_seq,
         "scanned_at": _iso(answer.at_ms),
+        "note": answer.note,
+        "last_scan": None if answer.last_ms is None else {
+            "verdict": "checked_in" if answer.last_checked_in else "checked_out", "at": _last_iso(answer.last_ms)},
     }
+
+
+def _last_iso(at_ms: int) -> str:
+    # Not through _iso: its one-second memo serves the answers of the current second.
+    return datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()
 
 
 _second_iso: tuple[int, str] = (0, datetime.fromtimestamp(0, UTC).isoformat()[:-6])
@@ -84,9 +86,17 @@ def _iso(at_ms: int) -> str:
     return f"{_second_iso[1]}.{ms:03d}000+00:00" if ms else f"{_second_iso[1]}+00:00"
 
 
+def _redis_failed(state: GatewayState, exc: Exception) -> ApiError:
+    """Redis down, restarting or answering nonsense: the kiosk keeps the scan and retries; logged once per outage."""
+    state.redis_outage.failed(f"{type(exc).__name__}: {exc}"[:160])
+    return _unavailable()
+
+
 async def _scan(state: GatewayState, token: DeviceToken, token_hash: str, req: ScanRequest,
                 online: bool) -> dict[str, Any]:
     check = state.cards.check(req.card)
+    if check.reason == Reason.UNKNOWN_KEY and check.key_id and await state.knows_key_now(check.key_id):
+        check = state.cards.check(req.card)
     call = ScanCall(
         event_id=token.event_id, scan_id=req.scan_id, device_id=token.device_id, token_hash=token_hash,
         gate_id=req.gate_id, seq=req.seq, card_id=check.card_id or "", card_reason=check.reason or "",
@@ -95,17 +105,17 @@ async def _scan(state: GatewayState, token: DeviceToken, token_hash: str, req: S
     ev = state.keys.event(token.event_id)
     try:
         raw = await state.batcher.call(call.keys(ev), call.args(state.config.stream_max_backlog))
-    except RedisError:
-        raise _unavailable() from None
+    except (RedisError, GarbledReply) as exc:
+        raise _redis_failed(state, exc) from None
     try:
         answer = decode_result(raw)
+    except GarbledReply as exc:
+        raise _redis_failed(state, exc) from None
     except AuthRefused as refused:
         raise ApiError(_AUTH_STATUS.get(refused.code, 401), refused.code,
                        "this device is not enrolled for this event, or its token was revoked") from None
     except EventUnloaded:
-        state.rebuild_soon(token.event_id)
-        raise ApiError(503, "rebuilding", "the event's live state is being rebuilt; keep the scan and retry",
-                       headers={"Retry-After": "2"}) from None
+        raise await state.refuse_unloaded(token) from None
     except Backlogged:
         raise ApiError(503, "backlogged", "the event's scan stream is full; keep the scan and retry",
                        headers={"Retry-After": "5"}) from None
@@ -121,31 +131,35 @@ def _within_budget(limiter: RateLimiter | None, token_hash: str) -> None:
 
 
 async def post_scan(request: web.Request) -> web.Response:
-    token, token_hash = _device(request)
+    token, token_hash = device_token(request)
     _within_budget(request.app[state_key].scan_limit, token_hash)
-    req = parse_scan(await _json(request))
+    req = parse_scan(await request.read())
     state = request.app[state_key]
-    if await state.gates.unknown(state, token, {req.gate_id}):
+    if await state.gates.unknown(state.redis, state.keys, token, {req.gate_id}, state.refuse_unloaded):
         raise _unknown_gate("gate_id")
-    return json_response(await _scan(state, token, token_hash, req, online=True))
+    try:
+        return json_response(await _scan(state, token, token_hash, req, online=True))
+    except ScanRefused as refused:
+        raise _refused(refused, "") from None
 
 
 async def post_batch(request: web.Request) -> web.Response:
     """An offline journal, replayed in order; each item answers for itself."""
-    token, token_hash = _device(request)
+    token, token_hash = device_token(request)
     _within_budget(request.app[state_key].batch_limit, token_hash)
-    items = parse_batch(await _json(request))
+    items = parse_batch(await request.read())
     state = request.app[state_key]
     results: list[dict[str, Any] | None] = [None] * len(items)
     parsed: list[tuple[int, ScanRequest]] = []
     for i, item in enumerate(items):
-        try:
-            parsed.append((i, parse_scan(item, where=f"scans[{i}].")))
-        except ApiError as err:
-            scan_id = item.get("scan_id") if isinstance(item, dict) else None
-            results[i] = {"scan_id": scan_id if isinstance(scan_id, str) else None, **err.body()}
-    unknown = await state.gates.unknown(state, token, {req.gate_id for _, req in parsed})
+        if isinstance(item, ItemRefused):
+            results[i] = {"scan_id": item.scan_id, **item.error.body()}
+        else:
+            parsed.append((i, item))
+    unknown = await state.gates.unknown(state.redis, state.keys, token, {req.gate_id for _, req in parsed},
+                                       state.refuse_unloaded)
     calls = []
+    parsed_ids = {i: req.scan_id for i, req in parsed}
     for i, req in parsed:
         if req.gate_id in unknown:
             results[i] = {"scan_id": req.scan_id, **_unknown_gate(f"scans[{i}].gate_id").body()}
@@ -154,7 +168,24 @@ async def post_batch(request: web.Request) -> web.Response:
     # Queued in journal order into the same pipeline, so Redis decides them in that order.
     answers = await asyncio.gather(*(c for _, c in calls), return_exceptions=True)
     for (i, _), answer in zip(calls, answers, strict=True):
+        if isinstance(answer, ScanRefused):  # this scan alone: the rest of the journal is unaffected
+            results[i] = {"scan_id": parsed_ids[i], **_refused(answer, f"scans[{i}].").body()}
+            continue
         if isinstance(answer, BaseException):
             raise answer  # 401/503: the kiosk keeps the whole journal and retries; replays are idempotent
         results[i] = answer
     return json_response({"results": results})
+
+
+_REFUSALS = ("invalid_body", "unknown_gate", "gate_not_enrolled", "scan_in_future", "outside_event_dates",
+             "rate_limited", "backlogged", "unavailable", "rebuilding")
+
+
+def setup(app: web.Application) -> None:
+    route(app, "POST", "/api/v1/scans", post_scan,
+          Doc("Decide one live scan (a replayed scan_id gets its stored answer)", body=models.ScanBody, answer=models.ScanAnswer,
+              auth="device", errors=_REFUSALS))
+    route(app, "POST", "/api/v1/scans/batch", post_batch,
+          Doc("Replay an offline journal in order; each item is answered (or refused) on its own",
+              body=models.BatchSchema, answer=models.BatchAnswer, refs=(models.ScanAnswer, models.ItemError),
+              auth="device", errors=_REFUSALS))

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import secrets
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -31,16 +32,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from websockets.asyncio.server import serve as ws_serve
 
+import checkin.access.staff_sessions as staff_sessions
+from checkin.access.accounts import add_user
 from checkin.config import Config
 from checkin.consumers.live import LiveServer
-from checkin.consumers.recorder import Recorder
+from checkin.consumers.recorder import make_recorder
 from checkin.gateway.app import create_app
 from checkin.keys import Keys
 from checkin.servers import free_port
 from checkin.tls import TlsFiles, ensure_local_certificate, server_ssl_context
-from tests.factories import Scenario, make_event
+from loadtest.event_factory import Scenario, make_event
 
 T = TypeVar("T")
+STAFF_PASSWORD = "lantern-festival-2024"
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = [
@@ -98,6 +102,19 @@ class LiveSystem:
     async def afetchval(self, sql: str, *args: Any) -> Any:
         return await self.arun(self.pool.fetchval(sql, *args))
 
+    async def _account(self, role: str, event_id: str | None, password: str) -> str:
+        login = f"{role}-{secrets.token_hex(4)}"
+        async with self.pool.acquire() as conn:
+            user_id, _ = await add_user(conn, login, role, event_id)
+            await staff_sessions.set_login(conn, user_id, login)
+            await conn.execute("UPDATE users SET password_hash = $2 WHERE user_id = $1", user_id,
+                               staff_sessions.hash_password(password))
+        return login
+
+    async def account(self, role: str, event_id: str | None = None, password: str = STAFF_PASSWORD) -> str:
+        """A staff account that signs in with a password (an admin, or a coordinator of event_id); its login."""
+        return await self.arun(self._account(role, event_id, password))
+
 
 async def _run_system(config: Config, ready: Callable[[LiveSystem], None], stop: asyncio.Event) -> None:
     pool = await asyncpg.create_pool(config.postgres_url, min_size=1, max_size=4)
@@ -105,7 +122,7 @@ async def _run_system(config: Config, ready: Callable[[LiveSystem], None], stop:
     redis = aioredis.Redis.from_url(config.redis_url or "")
     keys = Keys(config.redis_prefix)
     async with pool.acquire() as conn:
-        # The gateway reads the signing keys at start (then every 30 s): issue one event's cards first,
+        # The gateway reads the signing keys at start (then every KEY_REFRESH_S): issue one event's cards first,
         # so the factories' key is known from the first scan.
         await make_event(conn, redis, keys, volunteers=1)
     runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False, shutdown_timeout=1)
@@ -117,7 +134,7 @@ async def _run_system(config: Config, ready: Callable[[LiveSystem], None], stop:
              web.TCPSite(runner, "127.0.0.1", https_port, ssl_context=server_ssl_context(tls_config))]
     for site in sites:
         await site.start()
-    recorder = Recorder(config, redis, "browser-tests")
+    recorder = make_recorder(config, redis, "browser-tests")
     recording = asyncio.create_task(recorder.run())
     live = LiveServer(config, pool, redis)
     async with ws_serve(live.handle, "127.0.0.1", config.live_port, process_request=live.authorize):
@@ -187,7 +204,7 @@ def spki_hash(cert_pem: Path) -> str:
 
 @pytest.fixture(scope="session")
 async def launch_browser() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
-    """launch(camera=Path|None, trust_ca=Path|None) -> a Playwright Browser (closed at session end).
+    """launch(camera=Path|None, trust_ca=Path|None, flags=(...)) -> a Playwright Browser (closed at session end).
 
     trust_ca: accept certificates whose chain holds that CA's key (Chromium's SPKI pin), which is what
     installing the CA on a tablet does; every other certificate error still fails.
@@ -199,8 +216,8 @@ async def launch_browser() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     playwright = await async_playwright().start()
     browsers: list[Any] = []
 
-    async def launch(camera: Path | None = None, trust_ca: Path | None = None) -> Any:
-        args = list(CHROMIUM_FLAGS)
+    async def launch(camera: Path | None = None, trust_ca: Path | None = None, flags: tuple[str, ...] = ()) -> Any:
+        args = [*CHROMIUM_FLAGS, *flags]
         if camera is not None:
             args.append(f"--use-file-for-fake-video-capture={camera.resolve()}")
         if trust_ca is not None:

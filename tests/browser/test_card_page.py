@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkin.card_links import card_url, create_link
-from checkin.card_store import revoke_card
+from checkin.cards.links import card_url, create_link
+from checkin.cards.store import revoke_card
 from tests.browser.conftest import LiveSystem
+from tests.browser.test_kiosk import wait_controlled
 
 WAIT_MS = 15_000
 PHONE = {"width": 390, "height": 844}
@@ -44,7 +45,7 @@ async def test_card_link_offline_then_revoked(browser, live_system: LiveSystem, 
     await page.screenshot(path=str(artifacts / "card.png"))
 
     # Offline from cold: the page's own service worker serves it, the card comes from localStorage.
-    await page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+    await wait_controlled(page)
     await context.set_offline(True)
     await page.reload()
     await page.wait_for_selector("#qr svg path", timeout=WAIT_MS)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from PIL import Image
 
-from checkin.card_print import qr_image
-from checkin.cards import key_id_for, public_key_bytes
-from checkin.enrollment import create_code
-from checkin.rules import Policy
-from tests.browser.conftest import LiveSystem
-from tests.factories import SIGNING_KEY, Scenario
+from checkin.access.enrollment import create_code
+from checkin.cards.format import key_id_for, public_key_bytes
+from checkin.cards.printing import qr_image
+from checkin.scan.rules import Policy
+from loadtest.event_factory import SIGNING_KEY, Scenario
+from tests.browser.conftest import REPO, LiveSystem
 
 pytestmark = pytest.mark.browser
 WAIT_MS = 20_000
@@ -54,15 +57,35 @@ async def open_kiosk(context: Any, url: str, device: dict[str, Any] | None) -> A
     watch(page)
     await page.goto(f"{url}/kiosk/")
     if device is not None:
-        await page.evaluate("async (d) => { const s = await import('./js/store.js'); await s.saveDevice(d); }", device)
+        await page.evaluate("async (d) => { const s = await import('./store.js'); await s.saveDevice(d); }", device)
         await page.reload()
     await page.wait_for_selector("body[data-booted=true]", timeout=WAIT_MS)
     return page
 
 
-def watch(page: Any) -> None:
-    """Accept confirm dialogs; print the page's console and errors (shown by pytest when a test fails)."""
-    page.on("dialog", lambda dialog: dialog.accept())
+REGISTRATION_STATE = """async () => {
+  const r = await navigator.serviceWorker.getRegistration();
+  const state = (w) => (w ? w.state : null);
+  return r ? { scope: r.scope, installing: state(r.installing), waiting: state(r.waiting), active: state(r.active) }
+    : null;
+}"""
+
+
+async def wait_controlled(page: Any) -> None:
+    """Wait until the page's service worker controls it (its offline copy is in place); on a timeout, say
+    what the page's registration holds, which tells a failed install from a worker that never claimed."""
+    try:
+        await page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+    except Exception:
+        state = await page.evaluate(REGISTRATION_STATE)
+        raise AssertionError(f"no service worker controls {page.url} after {WAIT_MS} ms; registration: {state}"
+                             ) from None
+
+
+def watch(page: Any, pin: str = "") -> None:
+    """Accept confirm dialogs (a PIN prompt with `pin`); print the page's console and errors (shown by pytest
+    when a test fails)."""
+    page.on("dialog", lambda dialog: dialog.accept(pin) if dialog.type == "prompt" else dialog.accept())
     page.on("console", lambda msg: print(f"console.{msg.type}: {msg.text}"))
     page.on("pageerror", lambda err: print(f"pageerror: {err}"))
     page.on("requestfailed", lambda req: print(f"requestfailed: {req.url} {req.failure}"))
@@ -89,7 +112,7 @@ async def wedge(page: Any, text: str, *, keyboard: bool = False) -> None:
 
 
 async def journal(page: Any) -> list[dict[str, Any]]:
-    return await page.evaluate("async () => (await import('./js/store.js')).allEntries()")
+    return await page.evaluate("async () => (await import('./store.js')).allEntries()")
 
 
 async def wait_journal_empty(page: Any) -> None:
@@ -118,7 +141,7 @@ async def test_camera_card_checks_in_once(launch_browser, live_system: LiveSyste
     await shoot(page, artifacts, "kiosk-camera-checked-in-1280")
 
     # The card stays in view: many frames read it, one scan is made.
-    await page.wait_for_function("Number(document.body.dataset.cameraReads || 0) >= 8", timeout=WAIT_MS)
+    await page.wait_for_function("() => Number(document.body.dataset.cameraReads || 0) >= 8", timeout=WAIT_MS)
     await wait_journal_empty(page)  # stored in Postgres (durable_seq), so it left the journal
     rows = await live_system.afetch("SELECT volunteer_id, verdict, seq FROM scans WHERE event_id = $1",
                                     scenario.event_id)
@@ -150,7 +173,7 @@ async def test_wedge_scanner_answer_screens(browser, live_system: LiveSystem, ar
         assert "卡片無效或遭竄改" in text
         await shoot(page, artifacts, f"kiosk-rejected-{width}")
 
-        await page.evaluate("async (d) => (await import('./js/store.js')).saveDevice(d)",
+        await page.evaluate("async (d) => (await import('./store.js')).saveDevice(d)",
                             device_record(live_system, strict))
         await page.reload()
         await page.wait_for_selector("body[data-booted=true]")
@@ -160,7 +183,7 @@ async def test_wedge_scanner_answer_screens(browser, live_system: LiveSystem, ar
         await page.click("#lang")  # English
         await wedge(page, card)
         text = await (await answer(page, "duplicate")).inner_text()
-        assert "Already scanned" in text and "Scanned a moment ago" in text
+        assert "Already scanned" in text and "Checked in at" in text and "no need to scan again" in text
         await shoot(page, artifacts, f"kiosk-duplicate-en-{width}")
         await page.click("#lang")
         await context.close()
@@ -172,7 +195,7 @@ async def test_offline_scans_survive_reload_and_arrive_once(browser, live_system
     device = device_record(live_system, scenario)
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await open_kiosk(context, live_system.base_url, device)
-    await page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
+    await wait_controlled(page)
     await wedge(page, scenario.cards[0][1])
     await answer(page, "checked_in")
 
@@ -206,6 +229,17 @@ async def test_offline_scans_survive_reload_and_arrive_once(browser, live_system
     assert await live_system.afetchval(
         "SELECT durable_seq FROM device_watermarks WHERE device_id = $1", device["device_id"]) == 5
     await page.wait_for_selector("#conn[data-state=online]")
+    # Its polls told the office its page version and an empty journal (the console's device list reads this).
+    version = re.search(r'APP_VERSION = "([^"]+)"', (REPO / "kiosk" / "gate" / "api.js").read_text()).group(1)  # type: ignore[union-attr]
+    seen = live_system.keys.event(scenario.event_id).seen
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        raw = await live_system.arun(live_system.redis.hget(seen, device["device_id"]))
+        report = orjson.loads(raw) if raw else {}
+        if report.get("v") == version and report.get("u") == 0 and report.get("h") == 0:
+            break
+        assert asyncio.get_running_loop().time() < deadline, f"the kiosk's poll reported {report}"
+        await asyncio.sleep(0.5)
     await context.close()
 
 
@@ -220,10 +254,12 @@ async def test_enrollment_link_then_scan(browser, live_system: LiveSystem, artif
     code = await live_system.arun(new_code())
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
-    watch(page)
+    watch(page, pin="2468")
     await page.goto(f"{live_system.base_url}/kiosk/#enroll={code}")
     await page.wait_for_selector("body[data-booted=true]", timeout=WAIT_MS)
-    await page.wait_for_selector("#ready:not([hidden])")
+    await page.fill("#enroll-pin", "2468")  # the link brings the code; the PIN is set here
+    await page.click("#enroll-form button[type=submit]")
+    await page.wait_for_selector("#ready:not([hidden])", timeout=WAIT_MS)
     assert await page.inner_text("#gate-name") == gate
     assert "測試活動" in await page.inner_text("#event-name")
     assert "enroll" not in page.url  # the one-time code does not linger in the address bar
@@ -232,13 +268,13 @@ async def test_enrollment_link_then_scan(browser, live_system: LiveSystem, artif
     await answer(page, "checked_in")
     await page.wait_for_selector("#conn[data-state=online]")
     await shoot(page, artifacts, "kiosk-enrolled-status")
-    device_id = (await page.evaluate("async () => (await import('./js/store.js')).loadDevice()"))["device_id"]
+    device_id = (await page.evaluate("async () => (await import('./store.js')).loadDevice()"))["device_id"]
     await wait_journal_empty(page)
     assert await live_system.afetchval("SELECT gate_id FROM scans WHERE device_id = $1", device_id) == gate
 
     await page.click("#reset")  # confirm dialogs are accepted
     await page.wait_for_selector("#enroll:not([hidden])")
-    assert await page.evaluate("async () => (await import('./js/store.js')).loadDevice()") is None
+    assert await page.evaluate("async () => (await import('./store.js')).loadDevice()") is None
     await context.close()
 
 

@@ -13,6 +13,7 @@ like it, and tests/faults/test_journal_resend.py shows what that strands.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class KioskLog:
     failures: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, why)
     resends: int = 0
     peak_journal: int = 0
+    server_errors: list[str] = field(default_factory=list)  # answers >= 500 other than 503 with Retry-After
+    unavailable: int = 0  # 503 with Retry-After: the kiosk keeps the scans and retries
 
 
 class SimKiosk:
@@ -166,6 +169,10 @@ class SimKiosk:
         assert self._session is not None
         try:
             async with self._session.request(method, self.base_url + path, json=body, timeout=self.timeout) as resp:
+                if resp.status == 503 and resp.headers.get("Retry-After"):
+                    self.log.unavailable += 1
+                elif resp.status >= 500:  # counted before parsing: a 500 may not be JSON
+                    self.log.server_errors.append(f"{method} {path} {resp.status} {(await resp.text())[:200]}")
                 data = await resp.json(content_type=None)
                 if resp.status == 200:
                     return data  # type: ignore[no-any-return]
@@ -183,3 +190,20 @@ class SimKiosk:
         self.log.failures.append((time.monotonic(), why))
         for e in entries:
             e.failed_attempts += 1
+
+
+async def drive(kiosk: SimKiosk, scans: list[tuple[datetime, str]], started: float, span_s: float) -> None:
+    """The kiosk's scans in order, evenly over `span_s` real seconds, stamped with their simulated times: the
+    quiet hours between arrivals and departures are skipped, so every fault meets steady traffic."""
+    for i, (at, card) in enumerate(scans):
+        await asyncio.sleep(max(0.0, started + i * span_s / len(scans) - time.monotonic()))
+        await kiosk.scan(card, at)
+
+
+async def tick(kiosk: SimKiosk, stop: asyncio.Event) -> None:
+    """The kiosk's periodic round, as the page's timer: retry what waits, confirm what is held."""
+    while not stop.is_set():
+        if kiosk.journal:
+            await kiosk.sync()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)

@@ -18,11 +18,11 @@ import asyncpg
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import events
-from checkin.accounts import enroll_device
-from checkin.card_store import issue_cards
+import checkin.events.store as events
+from checkin.access.accounts import enroll_device
+from checkin.cards.store import issue_cards
 from checkin.keys import Keys
-from checkin.rules import Policy
+from checkin.scan.rules import Policy
 
 TZ = ZoneInfo("Asia/Taipei")
 POSTS = 6

@@ -7,6 +7,7 @@ faults stop and wipe these servers, and the system services must never be touche
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -94,7 +95,7 @@ class FaultySystem:
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pg = EmbeddedPostgres(root, database="checkin")
-        self.valkey = EmbeddedValkey(root, free_port())
+        self.valkey = EmbeddedValkey(root, free_port(), password=secrets.token_hex(16))
         self.prefix = prefix
         self.gateway_port = free_port()
         self.postgres_url = ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -21,11 +21,11 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from checkin.card_store import revoke_card
+from checkin.cards.store import revoke_card
 from checkin.keys import Keys
-from checkin.reconcile import reconcile_event
+from checkin.reconcile.store import reconcile_event
 from tests.faults.faults import Fault, FaultPlan, watch
-from tests.faults.kiosk_sim import SimKiosk
+from tests.faults.kiosk_sim import SimKiosk, drive, tick
 from tests.faults.script import DAY_START, Plan, build_plan
 from tests.faults.system import FaultySystem
 
@@ -35,23 +35,6 @@ OFFLINE_KIOSK = 3
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "faults.txt"
 
 pytestmark = pytest.mark.timeout(280)
-
-
-async def _drive(kiosk: SimKiosk, scans: list[tuple[datetime, str]], started: float) -> None:
-    """The kiosk's scans in order, evenly over the real day, stamped with their simulated times: the
-    quiet hours between arrivals and departures are skipped, so every fault meets steady traffic."""
-    for i, (at, card) in enumerate(scans):
-        await asyncio.sleep(max(0.0, started + i * DAY_S / len(scans) - time.monotonic()))
-        await kiosk.scan(card, at)
-
-
-async def _tick(kiosk: SimKiosk, stop: asyncio.Event) -> None:
-    """The kiosk's periodic round, as the page's timer: retry what waits, confirm what is held."""
-    while not stop.is_set():
-        if kiosk.journal:
-            await kiosk.sync()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.5)
 
 
 async def _hostile(kiosk: SimKiosk, plan: Plan, system: FaultySystem, keys: Keys, started: float) -> list[str]:
@@ -127,10 +110,10 @@ async def test_festival_day(faulty_system: FaultySystem) -> None:
             ("recorder SIGKILL #2 (Postgres down)", 46, faults.kill_consumer),
             ("Redis restart, data gone, recorders killed", 72, faults.lose_redis),
         ]
-        tickers = [asyncio.create_task(_tick(d, stop)) for d in devices]
+        tickers = [asyncio.create_task(tick(d, stop)) for d in devices]
         tickers.append(asyncio.create_task(watch(system, stop)))
         results = await asyncio.gather(
-            *(_drive(k, s, started) for k, s in zip(kiosks, scans, strict=True)),
+            *(drive(k, s, started, DAY_S) for k, s in zip(kiosks, scans, strict=True)),
             _hostile(hostile, plan, system, keys, started),
             faults.run(started, schedule),
         )
@@ -149,7 +132,10 @@ async def test_festival_day(faulty_system: FaultySystem) -> None:
         rows = await conn.fetch("SELECT scan_id::text AS scan_id, device_id, seq, verdict, reason, volunteer_id,"
                                 " scanned_at, received_at"
                                 " FROM scans WHERE event_id = $1", plan.event_id)
-        hours = {h.volunteer_id: h for h in await reconcile_event(conn, plan.event_id, progress=False)}
+        # Derived as the office sees them once the service day has ended (night shifts closed at shift end).
+        next_morning = plan.night_end.replace(hour=4) + timedelta(days=1)
+        hours = {h.volunteer_id: h for h in await reconcile_event(conn, plan.event_id, progress=False,
+                                                                   now=next_morning)}
         ev = keys.event(plan.event_id)
         presence = {k.decode(): orjson.loads(v) for k, v in (await redis.hgetall(ev.presence)).items()}
         counts = {k.decode(): int(v) for k, v in (await redis.hgetall(ev.counts)).items()}

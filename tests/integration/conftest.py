@@ -14,11 +14,11 @@ from websockets.asyncio.server import serve
 
 from checkin.config import Config
 from checkin.consumers.live import LiveServer
-from checkin.consumers.recorder import Recorder
+from checkin.consumers.recorder import Recorder, make_recorder
 from checkin.gateway.app import create_app
 from checkin.keys import Keys
 from checkin.servers import free_port
-from tests.factories import Scenario, make_event
+from loadtest.event_factory import Scenario, make_event
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ async def gateway(aiohttp_client, test_config: Config, scenario: Scenario) -> Te
 
 @pytest.fixture
 async def recorder(test_config: Config, redis_client: aioredis.Redis) -> AsyncIterator[Recorder]:
-    rec = Recorder(test_config, redis_client, "test-recorder")
+    rec = make_recorder(test_config, redis_client, "test-recorder")
     task = asyncio.create_task(rec.run())
     yield rec
     rec.stop()

@@ -9,10 +9,10 @@ import pytest
 import redis.asyncio as aioredis
 from PIL import Image, ImageDraw
 
-from checkin.card_links import card_url, create_link, revoke_links
-from checkin.card_store import reissue_card, revoke_card
+from checkin.cards.links import card_url, create_link, revoke_links
+from checkin.cards.store import reissue_card, revoke_card
 from checkin.keys import Keys
-from tests.factories import SIGNING_KEY, Scenario
+from loadtest.event_factory import SIGNING_KEY, Scenario
 
 
 def decode_svg(svg: str) -> str:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,7 +40,7 @@ class Up:
         self.gateway_port = free_port()
         self.env = _env(CHECKIN_DATA_DIR=str(data_dir), CHECKIN_GATEWAY_PORT=str(self.gateway_port),
                         CHECKIN_LIVE_PORT=str(free_port()), CHECKIN_EMBEDDED_REDIS_PORT=str(free_port()),
-                        CHECKIN_GATEWAY_WORKERS="1")
+                        CHECKIN_GATEWAY_WORKERS="1", CHECKIN_RECORDER_METRICS_PORT=str(free_port()))
         self.log = data_dir.parent / f"up-{self.gateway_port}.log"
         self.proc: subprocess.Popen[str] | None = None
 
@@ -78,8 +81,26 @@ def _banner_value(text: str, label: str) -> str:
     raise AssertionError(f"no {label!r} in:\n{text}")
 
 
-def test_up_scan_restart_keeps_data(tmp_path: Path) -> None:
-    up = Up(tmp_path / "data")
+def _every_process_serves_metrics(banner: str) -> None:
+    """The banner's metrics line names the three /metrics addresses, and each answers with its series."""
+    line = next(line for line in banner.splitlines() if line.strip().startswith("metrics"))
+    urls = [word.rstrip(",") for word in line.split() if word.startswith("http://")]
+    gateway, live, recorder = (urllib.request.urlopen(url, timeout=10).read().decode() for url in urls)
+    assert 'checkin_gateway_scans_total{verdict="checked_in"} 1.0' in gateway  # one process: its count is the count
+    assert "checkin_live_scan_to_send_seconds_count" in live
+    assert "checkin_recorder_rows_total" in recorder
+
+
+@pytest.fixture
+def reachable_dir() -> Iterator[Path]:
+    """Not under pytest's own 0700 folder: the embedded server runs as its own user and must reach its data."""
+    path = Path(tempfile.mkdtemp(prefix="checkin-test-up-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_up_scan_restart_keeps_data(reachable_dir: Path) -> None:
+    up = Up(reachable_dir / "data")
     banner = up.start()
     try:
         token = _banner_value(banner, "device token")
@@ -95,6 +116,7 @@ def test_up_scan_restart_keeps_data(tmp_path: Path) -> None:
                 break
             assert time.monotonic() < deadline, status
             time.sleep(0.2)
+        _every_process_serves_metrics(banner)
     finally:
         assert up.stop() == 0
     # Everything stopped: no server of ours is left on its port.

@@ -26,7 +26,7 @@ from checkin.config import Config
 from checkin.keys import Keys
 from checkin.redis_conn import create_redis
 from checkin.servers import EmbeddedValkeyCluster, free_cluster_ports, free_port
-from tests.factories import Scenario, make_event
+from loadtest.event_factory import Scenario, make_event
 
 ROOT = Path(__file__).resolve().parents[2]
 VOLUNTEERS = 400  # per event; each checks in, some check out again: a few thousand scans in all

@@ -14,15 +14,15 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from checkin import admin
-from checkin.accounts import enroll_device
-from checkin.cli_events import plan_import
+import checkin.cli.admin as admin
+from checkin.access.accounts import enroll_device
+from checkin.cli.plan import plan_import
 from checkin.config import Config
-from checkin.event_plan import parse_plan
-from checkin.event_plan_store import PlanRefused, apply_plan
+from checkin.events.plan import parse_plan
+from checkin.events.plan_store import PlanRefused, apply_plan
 from checkin.gateway.app import create_app
 from checkin.keys import Keys
-from tests.factories import Scenario
+from loadtest.event_factory import Scenario
 
 TZ = ZoneInfo("Asia/Taipei")
 
@@ -151,3 +151,53 @@ async def test_imported_event_issues_opens_and_scans(aiohttp_client, pg_pool: as
         resp = await client.post("/api/v1/scans", json=scan, headers={"Authorization": f"Bearer {token}"})
         answer = await resp.json()
         assert answer["verdict"] == "rejected" and answer["reason"] == "not_on_roster", answer
+
+
+async def test_a_reimport_changes_only_what_the_plan_mentions(pg_pool: asyncpg.Pool, redis_client: aioredis.Redis,
+                                                             keys: Keys, test_config: Config, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from checkin.access.operations import undo_window_min
+    from checkin.reconcile.store import load_policy
+
+    tag = secrets.token_hex(3)
+    event_id = f"plan-{tag}"
+    async with pg_pool.acquire() as conn:
+        people = await _volunteers(conn, tag, 3)
+        plan = _plan(tag, people)
+        plan["event"]["policy"] = {"insurance": "block", "debounce_s": 30, "undo_window_min": 5,
+                                   "record_rules": "enforce",
+                                   "hours": {"rounding_step_minutes": 15, "daily_cap_minutes": 480}}
+        await apply_plan(conn, redis_client, keys, _parsed(plan))
+        # set outside any plan: an hours setting and a gate's mode, as an operator might with SQL
+        await conn.execute("UPDATE events SET policy = jsonb_set(policy, '{hours,break_minutes}', '30')"
+                           " WHERE event_id = $1", event_id)
+        before = await _snapshot(conn, event_id)
+
+        # The same plan, minus every setting, the time zone and the gates' modes: nothing changes.
+        bare = _plan(tag, people)
+        del bare["event"]["policy"], bare["event"]["tz"]
+        for gate in bare["gates"]:
+            del gate["mode"]
+        again = await apply_plan(conn, redis_client, keys, _parsed(bare))
+        assert (again.event, again.changes, again.changed) == ("unchanged", [], False)
+        assert await _snapshot(conn, event_id) == before
+        hours = await load_policy(conn, event_id)
+        assert (hours.rounding_step_minutes, hours.daily_cap_minutes, hours.break_minutes) == (15, 480, 30)
+        assert await undo_window_min(conn, event_id) == 5
+        assert await conn.fetchval("SELECT policy->>'record_rules' FROM events WHERE event_id = $1",
+                                   event_id) == "enforce"
+        assert await conn.fetchval("SELECT mode FROM gates WHERE gate_id = $1", f"{tag}-in") == "entry"
+
+        # One hours field and one gate mode: exactly those change, and the report names them.
+        bare["event"]["policy"] = {"hours": {"rounding_step_minutes": 30}}
+        bare["gates"][0]["mode"] = "exit"
+        path = tmp_path / "plan.json"
+        path.write_bytes(orjson.dumps(bare))
+        assert await plan_import(test_config, argparse.Namespace(file=str(path)), conn, redis_client, keys) == 0
+        out = capsys.readouterr().out
+        changed = [line.strip() for line in out.splitlines() if line.strip().startswith("changed ")]
+        assert changed == ["changed event.policy.hours.rounding_step_minutes: 15 -> 30",
+                           f'changed gates[{tag}-in].mode: "entry" -> "exit"']
+        assert ": updated" in out
+        hours = await load_policy(conn, event_id)
+        assert (hours.rounding_step_minutes, hours.daily_cap_minutes, hours.break_minutes) == (30, 480, 30)

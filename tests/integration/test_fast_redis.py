@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, ConnectionError, NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from checkin.gateway.batcher import ScriptBatcher, fast_client_for
-from checkin.gateway.fast_redis import FastRedis, pack
+from checkin.gateway.redis.batcher import ScriptBatcher, fast_client_for
+from checkin.gateway.redis.fast_redis import FastRedis, pack
 
 ECHO = "return {KEYS[1], ARGV[1], tonumber(ARGV[2]) + 1}"
 
@@ -29,8 +29,9 @@ async def fast(redis_url: str) -> AsyncIterator[FastRedis]:
 
 def _url(redis_url: str, *, db: int | None = None, user: str | None = None, password: str | None = None) -> str:
     parts = urlsplit(redis_url)
-    netloc = f"{parts.hostname}:{parts.port}"
+    netloc = parts.netloc  # with the server's own password, if it has one
     if password is not None:
+        netloc = f"{parts.hostname}:{parts.port}"
         netloc = f"{user or ''}:{password}@{netloc}"
     return urlunsplit(parts._replace(netloc=netloc, path=f"/{db}" if db is not None else parts.path))
 

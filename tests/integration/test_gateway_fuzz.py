@@ -19,12 +19,12 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from checkin import events
+import checkin.events.store as events
 from checkin.config import Config
 from checkin.gateway.app import create_app
 from checkin.keys import Keys
 from checkin.servers import EmbeddedValkey, free_port
-from tests.factories import Scenario
+from loadtest.event_factory import Scenario
 
 FUZZ = settings(max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -190,28 +190,3 @@ async def test_redis_gone_answers_503(aiohttp_client, test_config: Config, scena
         assert resp.status == 503, await resp.text()
         assert (await resp.json())["error"] == "unavailable" and "Retry-After" in resp.headers
     assert uuid.UUID(known_gate["scan_id"])  # nothing was acknowledged, so the kiosk keeps both
-
-
-async def test_openapi_documents_every_api_route_and_real_answers(gateway, scenario: Scenario) -> None:
-    resp = await gateway.get("/api/v1/openapi.json")
-    assert resp.status == 200
-    spec = await resp.json()
-    routes = {(r.method.lower(), r.resource.canonical) for r in gateway.server.app.router.routes()
-              if r.resource is not None and r.method != "HEAD"
-              and r.resource.canonical.startswith(("/api/v1/", "/healthz", "/readyz"))}
-    documented = {(m, p) for p, ops in spec["paths"].items() for m in ops}
-    scan_api = {("post", "/api/v1/scans"), ("post", "/api/v1/scans/batch"), ("post", "/api/v1/enroll"),
-                ("get", "/api/v1/device"), ("get", "/api/v1/time"), ("get", "/api/v1/events/{event_id}/headcount"),
-                ("get", "/api/v1/openapi.json"), ("get", "/healthz"), ("get", "/readyz")}
-    assert scan_api <= documented <= routes, (scan_api - documented, documented - routes)
-    schemas = spec["components"]["schemas"]
-    auth = {"Authorization": f"Bearer {scenario.device_token}"}
-    answer = await (await gateway.post("/api/v1/scans", headers=auth,
-                                       json=scenario.scan(scenario.cards[0][1], f"{scenario.event_id}-desk"))).json()
-    assert set(schemas["ScanAnswer"]["required"]) == set(answer)
-    assert answer["verdict"] in schemas["ScanAnswer"]["properties"]["verdict"]["enum"]
-    error = await (await gateway.post("/api/v1/scans", json={}, headers=auth)).json()
-    assert set(schemas["Error"]["required"]) == set(error)
-    device = await (await gateway.get("/api/v1/device", headers=auth)).json()
-    # The live fields (durable_seq, on_site, gate_mode) are documented but optional: absent while Redis is down.
-    assert set(schemas["Device"]["required"]) <= set(device) <= set(schemas["Device"]["properties"])

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from checkin.config import Config
 from checkin.keys import Keys
 from checkin.servers import free_port
-from tests.factories import make_event
+from loadtest.event_factory import make_event
 
 SCANS = 120
 KILL_AFTER = 40

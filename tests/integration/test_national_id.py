@@ -14,16 +14,17 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from checkin import events, pii
-from checkin.accounts import add_user
-from checkin.cli import build_parser
-from checkin.cli_pii import cmd_export_national_ids, national_id_rows
+import checkin.events.store as events
+from checkin import pii
+from checkin.access.accounts import add_user
+from checkin.cli.main import build_parser
+from checkin.cli.pii import cmd_export_national_ids, national_id_rows
 from checkin.config import Config
 from checkin.keys import Keys
-from checkin.reconcile import NotAllowed
-from checkin.roster_csv import parse_roster
-from checkin.roster_store import Counts, import_roster
-from tests.factories import Scenario
+from checkin.reconcile.store import NotAllowed
+from checkin.roster.csv import parse_roster
+from checkin.roster.store import Counts, import_roster
+from loadtest.event_factory import Scenario
 
 
 def valid_id(n: int) -> str:

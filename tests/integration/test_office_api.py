@@ -15,11 +15,11 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from checkin import events
-from checkin.accounts import add_user
-from checkin.exports import RECORD_HEADER
+import checkin.events.store as events
+from checkin.access.accounts import add_user
+from checkin.hours.exports import RECORD_HEADER
 from checkin.keys import Keys
-from tests.factories import Scenario, make_event
+from loadtest.event_factory import Scenario, make_event
 
 TZ = ZoneInfo("Asia/Taipei")
 DAY = date(2024, 2, 24)
@@ -64,6 +64,8 @@ async def make_office(pg_pool: asyncpg.Pool, redis_client: aioredis.Redis, keys:
     ev = scenario
     ids = [vid for vid, _ in ev.cards[:3]]
     async with pg_pool.acquire() as conn:
+        # The scans below are of DAY: the event is dated so, since the office may date nothing far from its dates.
+        await conn.execute("UPDATE events SET starts_on = $2, ends_on = $2 WHERE event_id = $1", ev.event_id, DAY)
         shift = f"{ev.event_id}-day"
         await events.add_shift(conn, ev.event_id, shift, "main", "白班", t(9), t(17), required=3)
         await events.assign(conn, ev.event_id, shift, ids)

@@ -16,14 +16,18 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
-from checkin import admin
+import checkin.cli.admin as admin
+from checkin.access.enrollment import create_code
+from checkin.access.operations import add_team_lead, pin_matches
+from checkin.cards.store import revoke_card
+from checkin.cli.main import build_parser
 from checkin.config import Config
-from checkin.enrollment import create_code
 from checkin.gateway.app import create_app
+from checkin.hours.derive import service_day
 from checkin.keys import Keys
-from checkin.operations import add_team_lead, pin_matches
-from checkin.rules import Policy
-from tests.factories import Scenario, make_event
+from checkin.reconcile.store import load_policy
+from checkin.scan.rules import Policy
+from loadtest.event_factory import Scenario, make_event
 
 NOW_POLICY = Policy(debounce_s=0)
 
@@ -83,7 +87,7 @@ async def test_search_by_name_phone_tail_and_record_book(client: TestClient, ops
     await pg_pool.execute("UPDATE volunteers SET phone = '0912-345-678', record_book_no = $2 WHERE volunteer_id = $1",
                           vid, f"RB-{vid}")
     url = f"/api/v1/events/{sc.event_id}/roster/search"
-    for q in ("志工001", "5678", f"RB-{vid}", vid):
+    for q in ("志工001", "345678", f"RB-{vid}", vid):
         resp = await client.get(url, params={"q": q}, headers=bearer(sc.coordinator_token))
         assert resp.status == 200, await resp.text()
         results = (await resp.json())["results"]
@@ -152,26 +156,75 @@ async def test_manual_scan_refusals(client: TestClient, ops_event: Scenario, pg_
                           sc.cards[2][0])
     resp = await _manual(client, sc, sc.cards[2][0], "in")
     assert resp.status == 409 and (await resp.json())["error"] == "no_active_card"
+    assert (await resp.json())["field"] == "reason"  # it can go ahead by hand, with a reason
+
+
+async def test_the_desk_says_why_a_card_fails_and_checks_in_by_hand_with_a_reason(
+        client: TestClient, recorder, ops_event: Scenario, pg_pool: asyncpg.Pool,  # type: ignore[no-untyped-def]
+        redis_client: aioredis.Redis, keys: Keys) -> None:
+    sc = ops_event
+    vid, card = sc.cards[3]
+    async with pg_pool.acquire() as conn:
+        card_id = await conn.fetchval("SELECT card_id FROM cards WHERE volunteer_id = $1", vid)
+        await revoke_card(conn, redis_client, keys, card_id, "遺失")
+    resp = await client.get(f"/api/v1/events/{sc.event_id}/roster/search", params={"q": vid},
+                            headers=bearer(sc.coordinator_token))
+    (found,) = (await resp.json())["results"]
+    assert found["has_card"] is False
+    assert (found["card"]["status"], found["card"]["reason"]) == ("revoked", "遺失") and found["card"]["revoked_at"]
+
+    resp = await _manual(client, sc, vid, "in")
+    body = await resp.json()
+    assert resp.status == 409 and body["field"] == "reason" and "revoked (遺失)" in body["message"]
+    resp = await client.post(f"/api/v1/events/{sc.event_id}/manual-scans", headers=bearer(sc.coordinator_token),
+                             json={"volunteer_id": vid, "gate_id": f"{sc.event_id}-desk", "action": "in",
+                                   "reason": "證件遺失，經隊長確認身分"})
+    assert resp.status == 200, await resp.text()
+    answer = await resp.json()
+    assert (answer["verdict"], answer["source"], answer["on_site"]) == ("checked_in", "manual", 1)
+    assert answer["manual_reason"] == "證件遺失，經隊長確認身分" and answer["card"]["status"] == "revoked"
+
+    row = await wait_for(lambda: pg_pool.fetchrow("SELECT * FROM scans WHERE scan_id = $1",
+                                                  uuid.UUID(answer["scan_id"])))
+    assert (row["volunteer_id"], row["card_id"], row["source"], row["verdict"]) == (vid, None, "manual", "checked_in")
+    audit = await pg_pool.fetchrow("SELECT actor, subject, detail::text FROM audit_log"
+                                   " WHERE action = 'manual_scan_without_card' AND event_id = $1", sc.event_id)
+    assert audit["subject"] == vid and answer["scan_id"] in audit["detail"] and "經隊長確認身分" in audit["detail"]
+    assert audit["actor"] == row["operator"]
+
+    # The lost card itself still gets nowhere at a gate, and the volunteer stays on site.
+    resp = await client.post("/api/v1/scans", json=sc.scan(card, f"{sc.event_id}-desk"), headers=sc.auth(f"{sc.event_id}-desk"))
+    assert ((await resp.json())["verdict"], (await resp.json())["reason"]) == ("rejected", "revoked")
+    assert await _headcount(client, sc) == 1
 
 
 # --- group check-in and team reports ----------------------------------------------------------------
 
 async def test_user_add_makes_a_team_lead_of_a_team_at_the_event(ops_event: Scenario, pg_pool: asyncpg.Pool,
+                                                                  test_config: Config,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     sc = ops_event
     team_id = "T-" + sc.event_id.removeprefix("ev-")
-    args = argparse.Namespace(name="隊長", role="team_lead", event=sc.event_id, team=team_id)
+
+    def parsed(*extra: str) -> argparse.Namespace:  # through the CLI's own argument parsing
+        return build_parser().parse_args(["user", "add", "--name", "隊長", "--event", sc.event_id,
+                                          "--base-url", "http://127.0.0.1:8080", *extra])
+
     async with pg_pool.acquire() as conn:
-        assert await admin.user_add(None, args, conn, None, None) == 0  # type: ignore[arg-type]
+        args = parsed("--role", "team_lead", "--team", team_id, "--login", f"lead-{sc.event_id}")
+        assert await admin.user_add(test_config, args, conn, None, None) == 0  # type: ignore[arg-type]
         made = orjson.loads(capsys.readouterr().out)
         row = await conn.fetchrow("SELECT role, event_id, team_id FROM users WHERE user_id = $1", made["user_id"])
         assert tuple(row) == ("team_lead", sc.event_id, team_id) and made["token"].startswith(made["user_id"])
+        assert made["password_link"].startswith("http://127.0.0.1:8080/kiosk/console/password.html#code=")
         with pytest.raises(ValueError, match="--team"):
-            await admin.user_add(None, argparse.Namespace(**{**vars(args), "team": None}), conn, None, None)  # type: ignore[arg-type]
+            await admin.user_add(test_config, parsed("--role", "team_lead"), conn, None, None)  # type: ignore[arg-type]
         with pytest.raises(LookupError, match="nobody assigned"):
-            await admin.user_add(None, argparse.Namespace(**{**vars(args), "team": "T-none"}), conn, None, None)  # type: ignore[arg-type]
+            await admin.user_add(test_config, parsed("--role", "team_lead", "--team", "T-none"),  # type: ignore[arg-type]
+                                 conn, None, None)
         with pytest.raises(ValueError, match="only a team lead"):
-            await admin.user_add(None, argparse.Namespace(**{**vars(args), "role": "coordinator"}), conn, None, None)  # type: ignore[arg-type]
+            await admin.user_add(test_config, parsed("--role", "coordinator", "--team", team_id),  # type: ignore[arg-type]
+                                 conn, None, None)
 
 
 async def test_team_lead_checks_in_the_team_members_confirm_with_cards(client: TestClient, recorder,  # type: ignore[no-untyped-def]
@@ -196,7 +249,7 @@ async def test_team_lead_checks_in_the_team_members_confirm_with_cards(client: T
 
     # a member confirms with their own card at the entry gate: still on site, nothing doubled
     card = sc.cards[0][1]
-    resp = await client.post("/api/v1/scans", headers=bearer(sc.device_token),
+    resp = await client.post("/api/v1/scans", headers=sc.auth(f"{sc.event_id}-in"),
                              json=sc.scan(card, f"{sc.event_id}-in"))
     assert (await resp.json())["reason"] == "already_on_site"
     assert await _headcount(client, sc) == 3
@@ -321,7 +374,8 @@ async def test_annulment_refusals_and_the_coordinators_reach(client: TestClient,
 
     # approved: the coordinator is refused with the day; the office corrects from then on
     team_id = "T-" + dup_sc.event_id.removeprefix("ev-")
-    day = datetime.fromisoformat(first["scanned_at"]).astimezone(ZoneInfo("Asia/Taipei")).date()
+    async with pg_pool.acquire() as conn:
+        day = service_day(datetime.fromisoformat(first["scanned_at"]), await load_policy(conn, dup_sc.event_id))
     await pg_pool.execute("INSERT INTO approvals (event_id, team_id, service_day, approved_by) VALUES ($1, $2, $3, 'office')",
                           dup_sc.event_id, team_id, day)
     resp = await client.post(f"/api/v1/scans/{first['scan_id']}/annul", headers=bearer(dup_sc.coordinator_token))
@@ -329,6 +383,27 @@ async def test_annulment_refusals_and_the_coordinators_reach(client: TestClient,
 
 
 # --- rest limits ---------------------------------------------------------------------------------
+
+
+async def test_a_night_scan_belongs_to_the_service_day_the_office_approves(client: TestClient, pg_pool: asyncpg.Pool,
+                                                                           redis_client: aioredis.Redis,
+                                                                           keys: Keys) -> None:
+    """A scan at 01:30 in Taipei is the day before's by the office's 04:00 rule: approving that day stops a
+    coordinator's undo (the calendar date said the next day, so the approval was missed)."""
+    sc = await _event(pg_pool, redis_client, keys)
+    taipei = ZoneInfo("Asia/Taipei")
+    now = datetime.now(taipei)
+    night = now.replace(hour=1, minute=30, second=0, microsecond=0)
+    if night > now - timedelta(minutes=1):
+        night -= timedelta(days=1)  # the last 01:30 that has passed (the test event starts the day before)
+    scan = await _card_scan(client, sc, 0, night)
+    assert scan["verdict"] == "checked_in"
+    await pg_pool.execute("INSERT INTO approvals (event_id, team_id, service_day, approved_by) VALUES ($1, $2, $3, 'office')",
+                          sc.event_id, "T-" + sc.event_id.removeprefix("ev-"), night.date() - timedelta(days=1))
+    resp = await client.post(f"/api/v1/scans/{scan['scan_id']}/annul", headers=bearer(sc.coordinator_token))
+    assert resp.status == 409, await resp.text()
+    refusal = await resp.json()
+    assert refusal["error"] == "day_approved" and (night.date() - timedelta(days=1)).isoformat() in refusal["message"]
 
 async def test_rest_limit_warnings_at_the_gate(client: TestClient, pg_pool: asyncpg.Pool,
                                                redis_client: aioredis.Redis, keys: Keys) -> None:

@@ -9,9 +9,9 @@ import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
+from checkin.events.rebuild import ensure_loaded
 from checkin.keys import Keys
-from checkin.rebuild import ensure_loaded
-from tests.factories import Scenario
+from loadtest.event_factory import Scenario
 
 
 def _decoded(mapping: dict[bytes, bytes]) -> dict[bytes, object]:
@@ -67,3 +67,30 @@ async def test_lost_event_state_is_rebuilt_from_the_scan_log(gateway, recorder, 
     answer = await resp.json()
     assert answer["verdict"] == "checked_out"
     assert answer["on_site"] == 3
+
+
+async def test_the_gateway_notices_a_redis_that_came_back_empty(gateway, recorder, scenario: Scenario,
+                                                                 pg_pool: asyncpg.Pool, redis_client: aioredis.Redis,
+                                                                 keys: Keys) -> None:
+    """No scan needed: the gateway's watch finds the event list gone and rebuilds from Postgres."""
+    auth = {"Authorization": f"Bearer {scenario.device_token}"}
+    body = scenario.scan(scenario.cards[0][1], f"{scenario.event_id}-desk")
+    resp = await gateway.post("/api/v1/scans", json=body, headers=auth)
+    assert (await resp.json())["verdict"] == "checked_in"
+    deadline = asyncio.get_running_loop().time() + 10
+    while not await pg_pool.fetchval("SELECT count(*) FROM scans WHERE event_id = $1", scenario.event_id):
+        assert asyncio.get_running_loop().time() < deadline, "the scan never reached Postgres"
+        await asyncio.sleep(0.05)
+
+    ev = keys.event(scenario.event_id)
+    # What a Valkey restarted without its files holds of this event and of the list of events: nothing.
+    await redis_client.delete(keys.events, *ev.all_state())
+    deadline = asyncio.get_running_loop().time() + 15
+    while not await redis_client.exists(ev.meta):
+        assert asyncio.get_running_loop().time() < deadline, "the gateway never rebuilt the lost event"
+        await asyncio.sleep(0.1)
+    assert await redis_client.sismember(keys.events, scenario.event_id)
+    presence = orjson.loads(await redis_client.hget(ev.presence, scenario.cards[0][0]))
+    assert presence["on"] == 1
+    resp = await gateway.post("/api/v1/scans", json=body, headers=auth)  # the kiosk's re-send: stored once
+    assert resp.status == 200

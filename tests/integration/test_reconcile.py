@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from checkin.hours import HoursPolicy
-from checkin.reconcile import (
+from checkin.hours.model import HoursPolicy
+from checkin.reconcile.store import (
     RECORD_HEADER,
     DayApproved,
     NotAllowed,
@@ -100,6 +100,37 @@ async def test_reconcile_event_derives_hours_from_the_log(conn: asyncpg.Connecti
     assert {x.kind for x in results[c].anomalies} == {"missing_checkout", "wrong_zone"}
 
 
+async def annul(conn: asyncpg.Connection, ev: Event, vid: str, scan_id: str, verdict: str, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO annulments (scan_id, event_id, volunteer_id, verdict, scanned_at, actor, actor_kind, reason)"
+        " VALUES ($1, $2, $3, $4, $5, $6, 'user', '刷錯人')", uuid.UUID(scan_id), ev.event_id, vid, verdict, at, ev.office)
+
+
+async def test_an_annulled_check_in_takes_its_check_out_with_it(conn: asyncpg.Connection) -> None:
+    # The reported case: a mid-day check-in annulled after its check-out; the later 3 minutes stay 3 minutes.
+    ev = await make_event(conn, policy={"hours": {"rounding_step_minutes": 1}})
+    vid = ev.volunteers[0]
+    wrong = await add_scan(conn, ev, vid, t(9))
+    await add_scan(conn, ev, vid, t(15), "checked_out")
+    await add_scan(conn, ev, vid, t(16))
+    await add_scan(conn, ev, vid, t(16, 3), "checked_out")
+    await annul(conn, ev, vid, wrong, "checked_in", t(9))
+    scans = [s async for s in load_event_log(conn, ev.event_id)]
+    assert [s.annulled for s in scans if s.volunteer_id == vid] == [True, False, False, False]
+    results = {r.volunteer_id: r for r in await reconcile_event(conn, ev.event_id, progress=False)}
+    assert results[vid].total_minutes == 3 and results[vid].anomalies == ()
+
+
+async def test_a_volunteer_on_site_is_no_missing_check_out_until_the_day_ends(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn)
+    vid = ev.volunteers[0]
+    await add_scan(conn, ev, vid, t(10))
+    during = {r.volunteer_id: r for r in await reconcile_event(conn, ev.event_id, progress=False, now=t(15))}
+    assert during[vid].anomalies == () and during[vid].total_minutes == 0
+    after = {r.volunteer_id: r for r in await reconcile_event(conn, ev.event_id, progress=False, now=t(4, day=25))}
+    assert [a.kind for a in after[vid].anomalies] == ["missing_checkout"] and after[vid].total_minutes == 420
+
+
 async def test_the_log_streams_in_volunteer_and_time_order(conn: asyncpg.Connection) -> None:
     ev = await make_event(conn)
     for vid in reversed(ev.volunteers):
@@ -174,6 +205,19 @@ async def test_an_approved_day_needs_an_admin(conn: asyncpg.Connection) -> None:
     assert actions == ["approve", "approve_again", "correction_refused", "correction_void_override"]
 
 
+async def test_a_correction_reaching_into_an_approved_day_needs_an_admin(conn: asyncpg.Connection) -> None:
+    ev = await make_event(conn, volunteers=1)
+    (vid,) = ev.volunteers
+    key = await add_scan(conn, ev, vid, t(9))
+    await add_scan(conn, ev, vid, t(17), "checked_out")
+    await approve(conn, ev.event_id, ev.team_id, date(2024, 2, 25), ev.office)
+    with pytest.raises(DayApproved):  # the new end splits the session into the approved 25th
+        await add_correction(conn, ev.event_id, vid, action="change", session_key=key, end=t(6, day=25),
+                             reason="stayed the night", actor=ev.office)
+    (result,) = await reconcile_event(conn, ev.event_id, progress=False)
+    assert {d.day: d.minutes for d in result.days} == {DAY: 480}
+
+
 async def test_only_an_admin_or_the_events_coordinator_may_approve_or_correct(conn: asyncpg.Connection) -> None:
     ev, other = await make_event(conn, volunteers=1), await make_event(conn, volunteers=1)
     key = await add_scan(conn, ev, ev.volunteers[0], t(9))
@@ -230,7 +274,7 @@ async def test_cli_commands(conn: asyncpg.Connection, tmp_path: Path, capsys: py
     """The office's commands, run as `checkin` runs them (an action with an open connection)."""
     import argparse
 
-    from checkin import cli_reconcile as cli
+    import checkin.cli.reconcile as cli
 
     ev = await make_event(conn, volunteers=2)
     a, b = ev.volunteers
@@ -247,12 +291,12 @@ async def test_cli_commands(conn: asyncpg.Connection, tmp_path: Path, capsys: py
     assert "2 volunteers (2 credited)" in out and "15.00 hours" in out and "missing_checkout" in out
     assert await run(cli.cmd_anomalies, kind=None, all=False) == 0
     assert [x["kind"] for x in json.loads(capsys.readouterr().out)] == ["missing_checkout"]
-    assert await run(cli.cmd_correct, volunteer=a, action="change", session=key, start=None, end="2024-02-24T12:00",
+    assert await run(cli.cmd_correct, volunteer=a, change="change", session=key, start=None, end="2024-02-24T12:00",
                      reason="提早離開", actor=ev.office) == 0
     assert json.loads(capsys.readouterr().out)["total_hours"] == 3
     assert await run(cli.cmd_approve, team=ev.team_id, day="2024-02-24", actor=ev.office) == 0
     assert "approved by" in capsys.readouterr().out
-    assert await run(cli.cmd_correct, volunteer=a, action="void", session=key, start=None, end=None,
+    assert await run(cli.cmd_correct, volunteer=a, change="void", session=key, start=None, end=None,
                      reason="重複", actor=ev.office) == 1  # the day is approved: refused
     out_file = tmp_path / "records.csv"
     assert await run(cli.cmd_export, kind="records", out=str(out_file)) == 0
@@ -265,12 +309,37 @@ async def test_cli_commands(conn: asyncpg.Connection, tmp_path: Path, capsys: py
     assert (summary["volunteers"], summary["total_hours"], summary["seniors"]) == (2, 10.0, 2)  # born 1950
 
 
+async def test_correct_add_change_void_through_the_parser(conn: asyncpg.Connection,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`checkin correct` as typed: argparse builds the arguments, the parsed handler runs with them."""
+    from checkin.cli.main import build_parser
+
+    ev = await make_event(conn, volunteers=1)
+    (a,) = ev.volunteers
+    key = await add_scan(conn, ev, a, t(9))
+    await add_scan(conn, ev, a, t(17), "checked_out")
+
+    async def correct(*argv: str) -> dict[str, Any]:
+        args = build_parser().parse_args(["correct", "--event", ev.event_id, "--volunteer", a, "--reason", "補登",
+                                          "--actor", ev.office, *argv])
+        assert await args.action(None, args, conn, None, None) == 0
+        return dict(json.loads(capsys.readouterr().out))
+
+    added = await correct("--action", "add", "--start", "2024-02-25T10:00", "--end", "2024-02-25T12:00")
+    assert (added["action"], added["total_hours"]) == ("add", 10)
+    changed = await correct("--action", "change", "--session", key, "--end", "2024-02-24T13:00")
+    assert (changed["action"], changed["session_key"], changed["total_hours"]) == ("change", key, 6)
+    voided = await correct("--action", "void", "--session", key)
+    assert (voided["action"], voided["total_hours"]) == ("void", 2)
+    assert await conn.fetchval("SELECT count(*) FROM corrections WHERE event_id = $1", ev.event_id) == 3
+
+
 async def test_the_cyclic_collector_is_paused_only_while_reconciling(
     conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import gc
 
-    import checkin.reconcile as rec
+    import checkin.reconcile.store as rec
 
     ev = await make_event(conn, volunteers=1)
     await add_scan(conn, ev, ev.volunteers[0], t(9))

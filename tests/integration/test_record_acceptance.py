@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from checkin import cli_reconcile as cli
-from checkin.reconcile import NotAllowed, accept_record
+import checkin.cli.reconcile as cli
+from checkin.reconcile.store import NotAllowed, accept_record
 from tests.integration.test_reconcile import DAY, Event, add_scan, make_event, t
 
 

@@ -19,9 +19,9 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from checkin.cli_recorder import dlq_list, dlq_retry
+from checkin.cli.dlq import dlq_list, dlq_retry
 from checkin.config import Config
-from checkin.consumers.recorder import Recorder
+from checkin.consumers.recorder import Recorder, make_recorder
 from checkin.consumers.scan_writer import entry_lines, prepare, write_batch
 from checkin.keys import EventKeys, Keys
 from checkin.streams import RECORDER_GROUP, ScanEntry, encode_entry
@@ -80,7 +80,7 @@ def config(test_config: Config) -> Config:
 
 @contextlib.asynccontextmanager
 async def running(config: Config, redis: aioredis.Redis, name: str) -> AsyncIterator[Recorder]:
-    rec = Recorder(config, redis, name, trim_keep_ms=0, maintain_every_s=0.1)
+    rec = make_recorder(config, redis, name, trim_keep_ms=0, maintain_every_s=0.1)
     task = asyncio.create_task(rec.run())
     try:
         yield rec
@@ -169,8 +169,8 @@ async def test_check_out_before_check_in_ends_the_same_session(config: Config, r
     together_in = scan(event.event_id, dev, 3, vol="V8", gate="in")
     together_out = scan(event.event_id, dev, 4, "checked_out", closes=together_in.scan_id, vol="V8", minutes=30,
                         gate="out")
-    rec = Recorder(config, redis_client, "order")
-    await rec._streams()  # creates the group before anything is added
+    rec = make_recorder(config, redis_client, "order")
+    await rec.reader.streams()  # creates the group before anything is added
     await add(redis_client, event, early_out)
     assert await rec.run_once(block_ms=1000) == 1
     half = await pg_pool.fetchrow("SELECT * FROM sessions WHERE checkin_scan_id = $1", late_in.scan_id)
@@ -195,8 +195,8 @@ async def test_watermark_stops_at_a_gap_and_moves_when_it_is_filled(
         config: Config, redis_client: aioredis.Redis, pg_pool: asyncpg.Pool, event: EventKeys) -> None:
     dev = f"{event.event_id}-d"
     by_seq = {s: scan(event.event_id, dev, s, vol=f"V{s}") for s in range(1, 8)}
-    rec = Recorder(config, redis_client, "gaps")
-    await rec._streams()
+    rec = make_recorder(config, redis_client, "gaps")
+    await rec.reader.streams()
     await add(redis_client, event, *(by_seq[s] for s in (2, 1, 3, 5, 6)))
     while await rec.run_once(block_ms=100):
         pass
@@ -257,7 +257,7 @@ async def test_trimming_keeps_every_entry_some_group_has_not_acknowledged(
             return int(await redis_client.xlen(event.stream)) < 1000
 
         await wait_for(trimmed)
-        await rec.maintain(await rec._streams())
+        await rec.reader.maintain(await rec.reader.streams())
     remaining = [i for i, _ in await redis_client.xrange(event.stream)]
     assert len(remaining) < 1000  # something was trimmed ...
     assert remaining[-500:] == ids[500:]  # ... but nothing the audit group still holds or has not read

@@ -13,9 +13,9 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from checkin.roster_csv import parse_roster
-from checkin.roster_store import Counts, RosterConflict, import_roster, store_roster
-from checkin.synth import Roster, generate_roster, roster_csv_rows
+from checkin.roster.csv import parse_roster
+from checkin.roster.store import Counts, RosterConflict, import_roster, store_roster
+from checkin.roster.synth import Roster, generate_roster, roster_csv_rows
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import secrets
 import redis.asyncio as aioredis
 
 from checkin.gateway.state import state_key
-from tests.factories import Scenario
+from loadtest.event_factory import Scenario
 
 N = 15  # the factory makes 20 volunteers; one is the warm-up
 

@@ -15,16 +15,17 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from checkin import rules
-from checkin.events import rest_meta, roster_record
-from checkin.gateway.batcher import ScriptBatcher
+import checkin.scan.rules as rules
+from checkin.events.store import checkout_meta, rest_meta, roster_record, window_meta
+from checkin.gateway.redis.batcher import ScriptBatcher
 from checkin.keys import EventKeys, Keys
-from checkin.scan_script import SCRIPT, ScanAnswer, ScanCall, decode_result
+from checkin.scan.script import SCRIPT, ScanAnswer, ScanCall, ScanRefused, decode_result
 from checkin.tokens import token_hash
 from tests.rules_table import (
     CARD_ID,
     CASES,
     CHECKIN_SCAN,
+    NOT_STORED,
     SENIOR_FROM_YEAR,
     VOLUNTEER_ID,
     Case,
@@ -32,7 +33,7 @@ from tests.rules_table import (
     presence_record,
     roster_row,
 )
-from tests.unit.test_rules import run_case
+from tests.unit.test_rules import refusal, run_case
 
 RUN = secrets.token_hex(3)
 DEVICE = "DPARITY"
@@ -47,7 +48,7 @@ async def load_case(redis: aioredis.Redis, ev: EventKeys, case: Case) -> None:
         "status": "open" if case.event_open else "closed", "name": case.name, "tz": policy.tz,
         "debounce_s": policy.debounce_s, "insurance": policy.insurance, "shift_early_min": policy.shift_early_min,
         "shift_late_min": policy.shift_late_min, "clock_skew_s": policy.clock_skew_s,
-        **rest_meta(policy, ms(case.at)),
+        **rest_meta(policy, ms(case.at)), **checkout_meta(policy), **window_meta(policy, *case.days, policy.tz),
     })
     if case.volunteer is not None:
         record = roster_record(roster_row(case.volunteer), ZoneInfo(policy.tz), SENIOR_FROM_YEAR)
@@ -58,6 +59,7 @@ async def load_case(redis: aioredis.Redis, ev: EventKeys, case: Case) -> None:
     if case.gate is not None:
         await redis.hset(ev.gates, GATE, orjson.dumps({"z": "main", "m": case.gate}))
     await redis.hset(ev.devices, DEVICE, orjson.dumps({"h": token_hash(TOKEN), "s": "active", "g": GATE}))
+    await redis.hset(ev.devices, "DELSEWHERE", orjson.dumps({"h": token_hash(TOKEN), "s": "active", "g": "G-other-zone"}))
     if case.presence.on_site or case.presence.last_ms is not None:
         await redis.hset(ev.presence, VOLUNTEER_ID, orjson.dumps(presence_record(case.presence)))
         if case.presence.on_site:
@@ -91,6 +93,16 @@ async def test_lua_matches_rules(case: Case, batcher: ScriptBatcher, redis_clien
     presence_before = await redis_client.hget(ev.presence, VOLUNTEER_ID)
     call = call_for(case, str(uuid.uuid4()), ev.event_id)
 
+    if case.verdict == NOT_STORED:
+        assert refusal(case) == case.reason
+        for _ in range(2):  # nothing stored, so the same scan again is refused again, not replayed
+            with pytest.raises(ScanRefused) as refused:
+                await scan(batcher, ev, call)
+            assert refused.value.code == case.reason
+        assert await redis_client.xlen(ev.stream) == 0
+        assert await redis_client.hget(ev.presence, VOLUNTEER_ID) == presence_before
+        assert not await redis_client.exists(ev.answer(call.scan_id))
+        return
     answer = await scan(batcher, ev, call)
 
     assert (answer.verdict, answer.reason, tuple(answer.warnings), answer.session_minutes) == (
@@ -105,7 +117,10 @@ async def test_lua_matches_rules(case: Case, batcher: ScriptBatcher, redis_clien
     assert fields[b"at"] == str(at_ms).encode()
     assert fields[b"closes"].decode() == (CHECKIN_SCAN if case.verdict == rules.CHECKED_OUT else "")
     presence_after = await redis_client.hget(ev.presence, VOLUNTEER_ID)
-    if case.verdict in (rules.DUPLICATE, rules.REJECTED):
+    if case.reason == rules.CONFIRM_CHECKOUT:  # only the time it was asked, so the next scan may check out
+        assert presence_before is not None
+        assert orjson.loads(presence_after) == {**orjson.loads(presence_before), "cf": at_ms}
+    elif case.verdict in (rules.DUPLICATE, rules.REJECTED):
         assert presence_after == presence_before  # a duplicate or a refusal changes nothing
     else:
         state = orjson.loads(presence_after)
@@ -121,3 +136,19 @@ async def test_lua_matches_rules(case: Case, batcher: ScriptBatcher, redis_clien
         answer.verdict, answer.reason, answer.warnings, answer.at_ms)
     assert await redis_client.xlen(ev.stream) == 1
     assert await redis_client.hget(ev.presence, VOLUNTEER_ID) == presence_after
+
+
+async def test_a_device_scans_only_at_its_own_gate(batcher: ScriptBatcher, redis_client: aioredis.Redis,
+                                                  keys: Keys) -> None:
+    """The device check comes before any rule: a device enrolled at another gate gets a refusal, and nothing."""
+    case = CASES[0]
+    ev = keys.event(f"parity-{RUN}-gate")
+    await load_case(redis_client, ev, case)
+    elsewhere = ScanCall(**{**call_for(case, str(uuid.uuid4()), ev.event_id).__dict__, "device_id": "DELSEWHERE"})
+    with pytest.raises(ScanRefused) as refused:
+        await scan(batcher, ev, elsewhere)
+    assert (refused.value.code, refused.value.detail) == (rules.GATE_NOT_ENROLLED, "G-other-zone")
+    assert await redis_client.xlen(ev.stream) == 0
+    assert await redis_client.hgetall(ev.counts) == {}
+    answer = await scan(batcher, ev, call_for(case, str(uuid.uuid4()), ev.event_id))  # its own device: decided
+    assert answer.verdict == case.verdict

@@ -10,12 +10,12 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from checkin.accounts import revoke_device
+from checkin.access.accounts import revoke_device
 from checkin.config import Config
 from checkin.gateway.app import create_app
 from checkin.gateway.state import state_key
 from checkin.keys import Keys
-from tests.factories import Scenario, make_event
+from loadtest.event_factory import Scenario, make_event
 
 
 async def _counts(redis: aioredis.Redis, keys: Keys, event_id: str) -> dict[bytes, bytes]:
@@ -131,7 +131,7 @@ async def test_a_flooding_device_is_slowed_and_the_others_are_not(
         redis_client: aioredis.Redis, keys: Keys) -> None:
     import asyncio
 
-    from checkin.accounts import enroll_device
+    from checkin.access.accounts import enroll_device
 
     # The default budget: 10 scans a second per device with a burst of 30.
     gateway = await aiohttp_client(create_app(dataclasses.replace(test_config, device_scans_per_s=10)))

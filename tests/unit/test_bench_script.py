@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checkin.scan_script import SCRIPT
+from checkin.scan.script import SCRIPT
 from loadtest.bench_script import CUTS, EARLY_RETURN, variants
 
 

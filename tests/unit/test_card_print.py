@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 from pypdf import PdfReader
 
-from checkin import card_print
-from checkin.card_print import FontMissing, PrintCard, card_png, card_svg, cards_pdf, qr_modules
-from checkin.cards import key_id_for, new_card_id, parse_card, sign_card
+import checkin.cards.printing as card_print
+from checkin.cards.format import key_id_for, new_card_id, parse_card, sign_card
+from checkin.cards.printing import FontMissing, PrintCard, card_png, card_svg, cards_pdf, qr_modules
 
 KEY = Ed25519PrivateKey.generate()
 PUBLIC = {key_id_for(KEY.public_key()): KEY.public_key()}
@@ -115,3 +115,38 @@ def test_printed_page_scans_back(sheet, tmp_path: Path) -> None:
 def test_missing_font_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FontMissing, match="not found"):
         cards_pdf([new_card()], tmp_path / "x.pdf", progress=False, font=tmp_path / "nope.ttf")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) not installed")
+def test_every_word_on_a_sheet_lies_inside_its_card(tmp_path: Path) -> None:
+    # the demo's own event name is what ran past the cut line; long names and teams are the other risks
+    from checkin.events.demo import EVENT_NAME
+
+    title = f"{EVENT_NAME} 志工服務證"
+    people = [("歐陽娜娜美", "臺北市政府觀光傳播局導覽志工隊第一分隊"),
+              ("Maria Fernanda Gonzalez Rodriguez", "臺北市政府社會局老人福利科銀髮族陪伴關懷志工服務隊北投區分隊"),
+              ("陳淑芬", "")] * 4
+    cards = [new_card(name, team) for name, team in people[:10]]
+    out = tmp_path / "cards.pdf"
+    cards_pdf(cards, out, progress=False, title=title)
+    bbox = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(out), "-"],
+                          check=True, capture_output=True, text=True).stdout
+    ns = {"x": "http://www.w3.org/1999/xhtml"}
+    page = ET.fromstring(bbox).find(".//x:page", ns)
+    assert page is not None
+    mm = 72 / 25.4
+    per_card: dict[tuple[int, int], list[str]] = {}
+    words = page.findall("x:word", ns)
+    assert words
+    for word in words:
+        x0, y0, x1, y1 = (float(word.get(k, "nan")) / mm for k in ("xMin", "yMin", "xMax", "yMax"))
+        col = int(((x0 + x1) / 2 - card_print.MARGIN_X) // card_print.CARD_W)
+        row = int(((y0 + y1) / 2 - card_print.MARGIN_Y) // card_print.CARD_H)
+        left, top = card_print.MARGIN_X + col * card_print.CARD_W, card_print.MARGIN_Y + row * card_print.CARD_H
+        inside = (0 <= col < card_print.COLS and 0 <= row < card_print.ROWS
+                  and left <= x0 and x1 <= left + card_print.CARD_W and top <= y0 and y1 <= top + card_print.CARD_H)
+        assert inside, f"{word.text!r} at x {x0:.1f}–{x1:.1f} mm, y {y0:.1f}–{y1:.1f} mm leaves card ({col}, {row})"
+        per_card.setdefault((col, row), []).append(word.text or "")
+    assert len(per_card) == 10
+    for printed in per_card.values():
+        assert title.replace(" ", "") in "".join(printed)  # shrunk or wrapped, but whole

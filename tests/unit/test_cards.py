@@ -2,7 +2,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checkin.cards import (
+from checkin.cards.format import (
     CardVerifier,
     key_id_for,
     load_or_create_private_key,

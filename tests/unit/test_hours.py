@@ -1,4 +1,4 @@
-"""Hand-written cases for checkin.hours: one row per rule."""
+"""Hand-written cases for checkin.hours.derive: one row per rule."""
 
 from __future__ import annotations
 
@@ -8,15 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkin.hours import (
-    Correction,
-    HoursPolicy,
-    LogScan,
-    Profile,
-    Shift,
-    derive_hours,
-    summarize,
-)
+from checkin.hours.derive import derive_hours
+from checkin.hours.model import Correction, HoursPolicy, LogScan, Shift
+from checkin.hours.summary import Profile, summarize
 
 TZ = ZoneInfo("Asia/Taipei")
 IN, OUT, DUP, REJ = "checked_in", "checked_out", "duplicate", "rejected"
@@ -32,9 +26,9 @@ def d(day: int) -> date:
 
 def sc(
     sid: str, at: datetime, verdict: str = IN, zone: str | None = "Z1",
-    warnings: tuple[str, ...] = (), revoked: bool = False,
+    warnings: tuple[str, ...] = (), revoked: bool = False, annulled: bool = False,
 ) -> LogScan:
-    return LogScan(sid, "V1", at, verdict, "G-" + (zone or "x"), zone, warnings, revoked)
+    return LogScan(sid, "V1", at, verdict, "G-" + (zone or "x"), zone, warnings, revoked, annulled)
 
 
 def sh(sid: str, start: datetime, end: datetime, zone: str = "Z1") -> Shift:
@@ -43,6 +37,7 @@ def sh(sid: str, start: datetime, end: datetime, zone: str = "Z1") -> Shift:
 
 DAY24 = [sh("S24", t(24, 9), t(24, 17))]
 DAY24_25 = [*DAY24, sh("S25", t(25, 9), t(25, 17))]
+PAIR_24 = [sc("a", t(24, 9)), sc("b", t(24, 17), "checked_out")]
 
 
 @dataclass
@@ -114,9 +109,31 @@ CASES = [
     Case("night shift stays on its service day", [sc("a", t(24, 20)), sc("b", t(25, 1, 30), OUT)],
          {d(24): 330}, shifts=[sh("N", t(24, 20), t(25, 2))]),
     Case("with the day starting at midnight the night shift splits",
-         [sc("a", t(24, 20)), sc("b", t(25, 1, 30), OUT)], {d(24): 330},
+         [sc("a", t(24, 20)), sc("b", t(25, 1, 30), OUT)], {d(24): 240, d(25): 90},
          {"missing_checkout", "unpaired_checkout"}, shifts=[sh("N", t(24, 20), t(25, 2))],
          policy=HoursPolicy(day_starts_hour=0)),
+    Case("a forgotten check-out on a shift longer than a day is split where each service day starts",
+         [sc("a", t(24, 8))], {d(24): 20 * 60, d(25): 19 * 60 + 30}, {"missing_checkout", "overlong_session"},
+         shifts=[sh("L", t(24, 8), t(25, 23, 30))]),
+    Case("a session closed at a night shift's end past 04:00 credits the hours after 04:00 to the next day",
+         [sc("a", t(24, 20))], {d(24): 480, d(25): 120}, {"missing_checkout"},
+         shifts=[sh("N", t(24, 20), t(25, 6))]),
+    # Annulments: the gate labelled later scans with the annulled one still in its presence, unless the
+    # annulment came while it was the latest scan (then the gate put its presence back).
+    Case("annulled check-in after its check-out: the pair goes, later scans pair the right way round",
+         [sc("a", t(24, 9), annulled=True), sc("b", t(24, 11), OUT), sc("c", t(24, 14)), sc("e", t(24, 14, 3), OUT)],
+         {d(24): 3}, policy=HoursPolicy(rounding_step_minutes=1)),
+    Case("annulled check-in while on site: the gate checks the next scan in",
+         [sc("a", t(24, 9), annulled=True), sc("c", t(24, 14)), sc("e", t(24, 14, 3), OUT)],
+         {d(24): 3}, policy=HoursPolicy(rounding_step_minutes=1)),
+    Case("annulled check-out while latest: the session reopens and the next check-out closes it",
+         [sc("a", t(24, 9)), sc("b", t(24, 11), OUT, annulled=True), sc("c", t(24, 17), OUT)], {d(24): 480}),
+    Case("annulled check-out after the volunteer checked in again: its session lost its end",
+         [sc("a", t(24, 9)), sc("b", t(24, 11), OUT, annulled=True), sc("c", t(24, 14)), sc("e", t(24, 14, 3), OUT)],
+         {d(24): 303}, {"missing_checkout"}, policy=HoursPolicy(rounding_step_minutes=1)),
+    Case("an annulled pair in mid-day leaves the day's other sessions alone",
+         [sc("a", t(24, 9)), sc("b", t(24, 10), OUT), sc("c", t(24, 12), annulled=True),
+          sc("e", t(24, 12, 30), OUT, annulled=True), sc("f", t(24, 13)), sc("g", t(24, 15), OUT)], {d(24): 180}),
 ]
 
 
@@ -153,6 +170,55 @@ def test_one_volunteer_only() -> None:
 def test_the_same_scan_twice_counts_once() -> None:
     a, b = sc("a", t(24, 9)), sc("b", t(24, 17), OUT)
     assert derive_hours([a, a, b, b], DAY24, HoursPolicy()) == derive_hours([a, b], DAY24, HoursPolicy())
+
+
+def test_split_pieces_are_keyed_by_their_day_and_carry_the_scans_at_their_ends() -> None:
+    result = derive_hours([sc("a", t(24, 8))], [sh("L", t(24, 8), t(26, 6))], HoursPolicy())
+    assert [(s.key, s.day, s.start, s.end, s.in_scan_id) for s in result.sessions] == [
+        ("a", d(24), t(24, 8), t(25, 4), "a"),
+        ("a@2024-02-25", d(25), t(25, 4), t(26, 4), None),
+        ("a@2024-02-26", d(26), t(26, 4), t(26, 6), None),
+    ]
+    assert all("split" in s.flags for s in result.sessions)
+    assert max(day.minutes for day in result.days) == 24 * 60
+
+
+def test_a_correction_past_the_days_end_is_split_too() -> None:
+    change = Correction("c1", "change", "a", None, t(25, 10), "paper sheet", "office", t(26, 9))
+    result = derive_hours(PAIR_24, DAY24, HoursPolicy(), [change])
+    assert {day.day: day.minutes for day in result.days} == {d(24): 19 * 60, d(25): 6 * 60}
+
+
+def test_a_later_piece_of_a_split_session_names_the_whole_session() -> None:
+    shifts = [sh("L", t(24, 8), t(25, 20))]
+    void = Correction("c1", "void", "a@2024-02-25", None, None, "was at home", "office", t(26, 9))
+    result = derive_hours([sc("a", t(24, 8))], shifts, HoursPolicy(), [void])
+    assert [(s.key, "voided" in s.flags) for s in result.sessions] == [("a", True), ("a@2024-02-25", True)]
+    assert result.total_minutes == 0
+    assert all(a.resolved for a in result.anomalies if a.session_key == "a")
+
+
+@pytest.mark.parametrize(("now", "on_site"), [
+    (t(24, 12), True),  # mid-event, mid-day
+    (t(25, 3, 59), True),  # after midnight, still the 24th's service day
+    (t(25, 4), False),  # the 24th's service day has ended
+])
+def test_no_missing_check_out_while_the_volunteers_day_is_open(now: datetime, on_site: bool) -> None:
+    result = derive_hours([sc("a", t(24, 10))], DAY24, HoursPolicy(), now=now)
+    (session,) = result.sessions
+    kinds = {a.kind for a in result.anomalies}
+    if on_site:
+        assert kinds == set() and session.end is None and "on_site" in session.flags
+        assert result.total_minutes == 0
+    else:
+        assert kinds == {"missing_checkout"} and session.end == t(24, 17)
+
+
+def test_an_earlier_days_forgotten_check_out_is_flagged_while_today_is_open() -> None:
+    scans = [sc("a", t(24, 10)), sc("b", t(25, 9), OUT), sc("c", t(25, 9, 2))]
+    result = derive_hours(scans, DAY24_25, HoursPolicy(), now=t(25, 12))
+    assert [a.kind for a in result.anomalies] == ["missing_checkout", "unpaired_checkout"]
+    assert [a.scan_ids for a in result.anomalies] == [("a",), ("b",)]
 
 
 # --- corrections ---------------------------------------------------------------------------------
@@ -287,7 +353,7 @@ def test_summarize() -> None:
 def test_whole_minutes_match_the_timestamp(zone: str) -> None:
     from random import Random
 
-    from checkin.hours import _minute
+    from checkin.hours.derive import _minute
 
     rnd, tz = Random(zone), ZoneInfo(zone)
     for _ in range(2000):
@@ -297,7 +363,7 @@ def test_whole_minutes_match_the_timestamp(zone: str) -> None:
 
 
 def test_service_day_turns_at_day_starts_hour() -> None:
-    from checkin.hours import service_day
+    from checkin.hours.derive import service_day
 
     policy = HoursPolicy(day_starts_hour=4)
     tpe = ZoneInfo("Asia/Taipei")

@@ -1,4 +1,4 @@
-"""Property tests for checkin.hours: scenarios with a known ground truth, made messy as gates make them."""
+"""Property tests for checkin.hours.derive: scenarios with a known ground truth, made messy as gates make them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkin.hours import Correction, HoursPolicy, LogScan, Shift, derive_hours
+from checkin.hours.derive import derive_hours
+from checkin.hours.model import Correction, HoursPolicy, LogScan, Shift
 
 TZ = ZoneInfo("Asia/Taipei")
 IN, OUT, DUP = "checked_in", "checked_out", "duplicate"
@@ -50,8 +51,22 @@ def minute(at: datetime) -> int:
     return int(at.timestamp()) // 60
 
 
+def _pieces(s: Truth, policy: HoursPolicy) -> list[Truth]:
+    """A session cut at each service day's start (day_starts_hour, local): no day holds another's time."""
+    if s.end is None:
+        return [s]
+    found, start, day = [], s.start, s.day
+    while True:
+        next_start = datetime.combine(day + timedelta(days=1), time(policy.day_starts_hour), s.start.tzinfo)
+        if s.end <= next_start:
+            return [*found, Truth(start, s.end, day)]
+        found.append(Truth(start, next_start, day))
+        start, day = next_start, day + timedelta(days=1)
+
+
 def expected_days(sessions: list[Truth], policy: HoursPolicy) -> dict[date, int]:
     """The policy written out plainly, independent of the module's code."""
+    sessions = [piece for s in sessions for piece in _pieces(s, policy)]
 
     def rnd(m: int) -> int:
         step = policy.rounding_step_minutes

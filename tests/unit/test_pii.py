@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from checkin import pii
-from checkin.roster_csv import Problem, parse_roster
+from checkin.roster.csv import Problem, parse_roster
 
 VALID = "A123456789"  # the textbook example: its check digit is right
 INVALID = "A123456788"  # one digit off

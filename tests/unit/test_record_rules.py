@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkin.exports import EXCLUDED_HEADER, RECORD_HEADER, Member, excluded_rows, record_rows, table
-from checkin.hours import HoursPolicy, LogScan, VolunteerHours, derive_hours
-from checkin.record_rules import UNINSURED, UNTRAINED, RecordFacts, decide, insured_on, reasons
+from checkin.hours.derive import derive_hours
+from checkin.hours.exports import EXCLUDED_HEADER, RECORD_HEADER, Member, excluded_rows, record_rows, table
+from checkin.hours.model import HoursPolicy, LogScan, VolunteerHours
+from checkin.hours.record_rules import UNINSURED, UNTRAINED, RecordFacts, decide, insured_on, reasons
 
 D24, D25 = date(2024, 2, 24), date(2024, 2, 25)
 TRAINED_INSURED = RecordFacts(True, True, date(2024, 1, 1), D24)  # insured through the 24th only

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkin.roster_csv import ParsedRoster, Problem, parse_date, parse_roster
-from checkin.synth import generate_roster, roster_csv_rows
+from checkin.roster.csv import ParsedRoster, Problem, parse_date, parse_roster
+from checkin.roster.synth import generate_roster, roster_csv_rows
 
 HEADER_ZH = "志工編號,姓名,志工隊,運用單位,出生年,類別,公司,紀錄冊編號,電話,保險起日,保險迄日,基礎訓練,特殊訓練"
 HEADER_EN = ("volunteer_id,name,team,unit,birth_year,category,company,record_book_no,phone,"
@@ -134,3 +135,27 @@ def test_arbitrary_cells_under_a_good_header_never_raise(cells: list[str]) -> No
     parsed = parse_roster(csv_bytes(HEADER_ZH, line))
     assert parsed.ok or parsed.rows == []
     assert all(isinstance(p.line, int) and p.line >= 1 for p in parsed.problems)
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_every_problem_is_worded_in_traditional_chinese_too() -> None:
+    # The console's roster page shows the Chinese wording: no problem may come without one.
+    files = [
+        csv_bytes(HEADER_ZH, GOOD.replace("1950", "一九五〇").replace("112/12/31", "112/13/31").replace(",是,否", ",也許,否")),
+        csv_bytes(HEADER_ZH, ",,大安區公所志工隊,臺北市大安區公所,1850,怪,,V 1,abc,112/02/30,,,"),
+        csv_bytes(HEADER_ZH, "V1,陳\u202e淑芬,T,U,1950,,,,,2023-02-05,2023-01-01,,"),
+        csv_bytes("姓名,志工隊,備註,姓名", "a,b,c,d"),
+        csv_bytes(HEADER_ZH, GOOD, GOOD, GOOD.replace("臺北市大安區公所", "臺北市政府社會局").replace("V000001", "V000002")),
+        csv_bytes(HEADER_ZH, GOOD + ",extra"),
+        csv_bytes("志工編號,姓名,志工隊,運用單位,身分證字號", "V1,陳淑芬,T,U,A123456788"),
+        b"\xff\xfe\x81\n\x80\x80",
+        b"",
+    ]
+    problems = [p for data in files for p in parse_roster(data).problems]
+    assert len(problems) >= 20
+    assert [p for p in problems if not CJK.search(p.zh)] == []
+    by_message = {p.message: p.zh for p in problems}
+    assert by_message["insurance ends before it starts"] == "保險迄日早於起日"
+    assert by_message["expected 13 cells, found 14"] == "應有 13 格，這行有 14 格"

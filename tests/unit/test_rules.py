@@ -1,4 +1,4 @@
-"""The rules table through `checkin.rules` alone: no servers."""
+"""The rules table through `checkin.scan.rules` alone: no servers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkin import rules
-from checkin.events import roster_record
-from checkin.rules import (
+import checkin.scan.rules as rules
+from checkin.events.store import roster_record
+from checkin.scan.rules import (
     Policy,
     RosterEntry,
     ScanFacts,
@@ -18,7 +18,13 @@ from checkin.rules import (
     effective_time,
     service_day,
 )
-from tests.rules_table import CASES, CHECKIN_SCAN, SENIOR_FROM_YEAR, Case, ms, roster_row
+from tests.rules_table import CASES, CHECKIN_SCAN, NOT_STORED, SENIOR_FROM_YEAR, Case, ms, roster_row
+
+
+def refusal(case: Case) -> str | None:
+    at_ms, _ = effective_time(ms(case.at), case.server_ms, case.online, case.policy)
+    window = rules.scan_window(*case.days, case.policy.tz, case.policy)
+    return rules.time_refusal(at_ms, case.server_ms, window, case.policy)
 
 
 def run_case(case: Case) -> tuple[Verdict, int]:
@@ -35,6 +41,11 @@ def run_case(case: Case) -> tuple[Verdict, int]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_rules_table(case: Case) -> None:
+    refused = refusal(case)
+    if case.verdict == NOT_STORED:
+        assert refused == case.reason
+        return
+    assert refused is None
     verdict, _ = run_case(case)
     assert (verdict.verdict, verdict.reason, verdict.warnings, verdict.session_minutes) == (
         case.verdict, case.reason, case.warnings, case.minutes)
@@ -46,12 +57,13 @@ def test_table_covers_every_verdict_reason_warning_and_mode() -> None:
     seen = {(c.verdict, c.reason) for c in CASES}
     for verdict in (rules.CHECKED_IN, rules.CHECKED_OUT):
         assert (verdict, None) in seen
-    for reason in (rules.DEBOUNCE, rules.ALREADY_ON_SITE, rules.NOT_ON_SITE):
+    for reason in (rules.DEBOUNCE, rules.ALREADY_ON_SITE, rules.NOT_ON_SITE, rules.CONFIRM_CHECKOUT):
         assert (rules.DUPLICATE, reason) in seen
     for reason in (rules.EVENT_CLOSED, rules.WRONG_GATE, rules.INVALID_CARD, rules.UNKNOWN_KEY, rules.REVOKED,
                    rules.NOT_ON_ROSTER, rules.NOT_INSURED):
         assert (rules.REJECTED, reason) in seen
     warnings = {w for c in CASES for w in c.warnings}
+    assert {c.reason for c in CASES if c.verdict == NOT_STORED} == {rules.SCAN_IN_FUTURE, rules.OUTSIDE_EVENT_DATES}
     assert warnings == {rules.NOT_INSURED, rules.OUTSIDE_SHIFT, rules.CLOCK_SKEW, rules.OVER_REST_LIMIT}
     assert {c.gate for c in CASES} == {"entry", "exit", "auto", None}
     assert {c.mode for c in CASES} == {"", "entry", "exit", "auto"}
@@ -65,9 +77,11 @@ def test_clock_skew_only_for_live_scans() -> None:
     assert effective_time(1_000_000, 1_000_000 + 10**9, False, policy) == (1_000_000, ())
 
 
-def test_gate_mode_request_only_at_a_gate_of_the_event() -> None:
+def test_gate_mode_request_only_at_an_auto_gate_of_the_event() -> None:
     assert rules.gate_mode("auto", "") == "auto"
-    assert rules.gate_mode("entry", "exit") == "exit"
+    assert rules.gate_mode("auto", "exit") == "exit"
+    assert rules.gate_mode("entry", "exit") == "entry"
+    assert rules.gate_mode("exit", "auto") == "exit"
     assert rules.gate_mode(None, "entry") is None
 
 

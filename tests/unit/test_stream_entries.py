@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from checkin.events import mask_name
-from checkin.headcount import apply_entry, shape
+from checkin.events.store import mask_name
+from checkin.live.snapshot import apply_entry, shape
 from checkin.streams import BadEntry, parse_entry
 from checkin.tokens import bearer, make_device_token, parse_device_token
 
@@ -33,11 +33,11 @@ def test_bad_entries_raise_bad_entry(bad: dict[str, str]) -> None:
 
 def test_counters_follow_entries() -> None:
     counts: dict[str, int] = {}
-    apply_entry(counts, _fields())
-    apply_entry(counts, _fields(verdict="duplicate"))
+    apply_entry(counts, _fields(), 0)
+    apply_entry(counts, _fields(verdict="duplicate"), 0)
     assert shape(counts)["on_site"] == 1 and shape(counts)["zones"] == {"main": 1}
     assert shape(counts)["seniors_on_site"] == 1 and shape(counts)["duplicates"] == 1
-    apply_entry(counts, _fields(verdict="checked_out"))
+    apply_entry(counts, _fields(verdict="checked_out"), 0)
     assert shape(counts)["on_site"] == 0 and shape(counts)["checked_out"] == 1
 
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from checkin.synth import (
+from checkin.roster.synth import (
     CSV_HEADER,
     FESTIVAL_OPENS,
     REFERENCE_YEAR,
