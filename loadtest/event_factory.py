@@ -20,6 +20,13 @@ from checkin.scan.rules import Policy
 SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
+def altered_card(text: str) -> str:
+    """The card text with one signature character changed to another: always refused as invalid_card.
+    (Rewriting the last characters with fixed ones leaves the card as it was when it already ends in them.)"""
+    at = len(text) - 10
+    return text[:at] + ("A" if text[at] != "A" else "B") + text[at + 1:]
+
+
 @dataclass
 class Scenario:
     event_id: str

@@ -10,6 +10,7 @@ import pytest
 
 from checkin.access.enrollment import create_code
 from checkin.scan.rules import Policy
+from loadtest.event_factory import altered_card
 from tests.browser.conftest import REPO, LiveSystem
 from tests.browser.test_kiosk import (
     WAIT_MS,
@@ -192,7 +193,7 @@ async def test_status_strip_plain_one_line_and_fresh(browser, live_system: LiveS
     height = (await strip.bounding_box())["height"]
 
     card = scenario.cards[0][1]
-    forged = card[:-10] + ("A" if card[-10] != "A" else "B") + card[-9:]
+    forged = altered_card(card)
     await wedge(page, forged)
     await answer(page, "rejected")
     assert re.fullmatch(r"卡號 [0-9A-Z]{4} [0-9A-Z]{4}", await page.inner_text("#answer-name"))  # as printed

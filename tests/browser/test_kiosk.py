@@ -16,7 +16,7 @@ from checkin.access.enrollment import create_code
 from checkin.cards.format import key_id_for, public_key_bytes
 from checkin.cards.printing import qr_image
 from checkin.scan.rules import Policy
-from loadtest.event_factory import SIGNING_KEY, Scenario
+from loadtest.event_factory import SIGNING_KEY, Scenario, altered_card
 from tests.browser.conftest import REPO, LiveSystem
 
 pytestmark = pytest.mark.browser
@@ -167,7 +167,7 @@ async def test_wedge_scanner_answer_screens(browser, live_system: LiveSystem, ar
         await shoot(page, artifacts, f"kiosk-checked-out-{width}")
 
         # A changed signature character (not the last: its low bits are padding)
-        forged = card[:-10] + ("A" if card[-10] != "A" else "B") + card[-9:]
+        forged = altered_card(card)
         await wedge(page, forged)
         text = await (await answer(page, "rejected")).inner_text()
         assert "卡片無效或遭竄改" in text

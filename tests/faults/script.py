@@ -23,6 +23,7 @@ from checkin.access.accounts import enroll_device
 from checkin.cards.store import issue_cards
 from checkin.keys import Keys
 from checkin.scan.rules import Policy
+from loadtest.event_factory import altered_card
 
 TZ = ZoneInfo("Asia/Taipei")
 POSTS = 6
@@ -139,5 +140,5 @@ async def build_plan(conn: asyncpg.Connection, redis: aioredis.Redis, keys: Keys
     tokens = [(await enroll_device(conn, redis, keys, event_id, g, f"kiosk {i}"))[1] for i, g in enumerate(gates)]
     _, hostile = await enroll_device(conn, redis, keys, event_id, gates[0], "kiosk with bad cards")
     good = cards[0][1]
-    tampered = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    tampered = altered_card(good)
     return Plan(event_id, day, gates, tokens, hostile, visits, revoked_card, tampered, cards[-1][1])

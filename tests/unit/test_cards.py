@@ -10,6 +10,7 @@ from checkin.cards.format import (
     parse_card,
     sign_card,
 )
+from loadtest.event_factory import altered_card
 
 KEY = Ed25519PrivateKey.generate()
 OTHER = Ed25519PrivateKey.generate()
@@ -78,3 +79,14 @@ def test_trusted_texts_skip_the_signature_but_not_the_key_check() -> None:
     assert verifier.check(other_key).reason == "unknown_key"  # not trusted: fully checked
     forged = issued[:-1] + ("A" if issued[-1] != "A" else "B")
     assert verifier.check(forged).reason == "invalid_card"  # a changed text is a new text
+
+
+def test_the_tests_altered_card_is_always_refused() -> None:
+    """A card whose signature already ends in "AA" stayed valid when a test rewrote its last two characters
+    with "AA" (1 card in 128: a CI run failed on it). altered_card changes one character to a different one."""
+    for _ in range(400):
+        text = sign_card(KEY, new_card_id())
+        assert parse_card(altered_card(text), KEYS).reason == "invalid_card"
+    ending_aa = next(t for t in (sign_card(KEY, new_card_id()) for _ in range(20_000)) if t.endswith("AA"))
+    assert parse_card(ending_aa[:-2] + "AA", KEYS).ok  # how the old rewrite let a good card through
+    assert parse_card(altered_card(ending_aa), KEYS).reason == "invalid_card"
