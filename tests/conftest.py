@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from checkin.config import Config
 from checkin.db import migrate
@@ -28,8 +28,8 @@ from checkin.servers import EmbeddedPostgres, EmbeddedValkey, free_port
 
 RUN_ID = secrets.token_hex(4)
 
-# Examples are judged on what they show, not how fast a busy 2-core machine runs them.
-settings.register_profile("checkin", deadline=None)
+# Examples are judged on what they show, not how fast a busy 2-core machine runs or generates them.
+settings.register_profile("checkin", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("checkin")
 
 
