@@ -206,12 +206,17 @@ function buildEventForm() {
   }
   $("event-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    // Only the settings changed here are sent: the rest stay as they are, and the notice counts what the person
+    // changed (sending every control made a new event's first save report 16 changes for one).
     const policy = { hours: {} };
     for (const [name, fallback] of Object.entries(setup.defaults)) {
-      if (name !== "hours") policy[name] = settingValue(name, settingInputs[name], fallback);
+      if (name === "hours") continue;
+      const value = settingValue(name, settingInputs[name], fallback);
+      if (value !== setup.policy[name]) policy[name] = value;
     }
     for (const [name, fallback] of Object.entries(setup.defaults.hours)) {
-      policy.hours[name] = settingValue(`hours.${name}`, settingInputs[`hours.${name}`], fallback);
+      const value = settingValue(`hours.${name}`, settingInputs[`hours.${name}`], fallback);
+      if (value !== setup.policy.hours[name]) policy.hours[name] = value;
     }
     const body = { policy };
     for (const name of Object.keys(eventInputs)) body[name] = eventInputs[name].value.trim();
@@ -320,6 +325,8 @@ function confirmStatus(target) {
       setup = await call(session, eventPath());
       renderEvent();
       $("status-notice").textContent = opening ? t("opened", { n: done.roster_size }) : t("closed");
+      // The button pressed is disabled now, which would drop the keyboard's focus to the top of the page.
+      $(opening ? "close-event" : "open-event").focus();
     } catch (err) {
       $("status-notice").textContent = err.message;
     }
