@@ -82,7 +82,7 @@ async def post_revoke(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     user_id = path_id(request, "user_id")
     if user_id == admin.user_id:
-        raise ApiError(409, "conflict", "an admin may not revoke their own account here", "user_id")
+        raise ApiError(409, "own_account", "an admin may not revoke their own account; another admin can", "user_id")
     pool = request.app[state_key].pool
     async with postgres_guard(), pool.acquire() as conn:
         try:
@@ -113,7 +113,7 @@ def setup(app: web.Application) -> None:
               status=201, errors=("not_found", "login_taken", "csrf")))
     route(app, "POST", "/api/v1/people/{user_id}/revoke", post_revoke,
           Doc("Revoke an account: its token and sessions stop at once", auth="user",
-              errors=("not_found", "conflict", "csrf")))
+              errors=("not_found", "own_account", "csrf")))
     route(app, "POST", "/api/v1/people/{user_id}/reset", post_reset,
           Doc("A new one-time set-password link (earlier ones stop) and the sign-in unlocked", auth="user",
               errors=("not_found", "csrf")))

@@ -305,7 +305,7 @@ async def test_over_https_the_session_cookie_is_secure(test_config: Config, scen
 
 async def test_bad_input_to_the_new_routes_is_a_4xx_naming_the_field(gw: TestClient, scenario: Scenario,
                                                                      pg_pool: asyncpg.Pool) -> None:
-    _, _, admin_token = await account(pg_pool, "admin")
+    admin_id, _, admin_token = await account(pg_pool, "admin")
     admin = {"Authorization": f"Bearer {admin_token}"}
     cases = [
         ("POST", "/api/v1/signin", [], {}, "invalid_json", None),
@@ -330,6 +330,10 @@ async def test_bad_input_to_the_new_routes_is_a_4xx_naming_the_field(gw: TestCli
         resp = await gw.request(method, path, json=body, headers={**headers, **fresh_address()})
         answer = await resp.json()
         assert 400 <= resp.status < 500 and (answer["error"], answer["field"]) == (code, field), (path, body, answer)
+    # An admin's own account: refused with a reason of its own, worded for the People page in Chinese.
+    own = await gw.post(f"/api/v1/people/{admin_id}/revoke", headers={**admin, **fresh_address()})
+    assert own.status == 409 and (await own.json())["error"] == "own_account"
+    assert (await own.json())["message_zh"] == "不能停用自己的帳號，請由另一位管理員停用"
     taken = {"role": "admin", "name": "x", "login": f"same-{secrets.token_hex(3)}"}
     assert (await gw.post("/api/v1/people", json=taken, headers=admin)).status == 201
     again = await gw.post("/api/v1/people", json=taken, headers=admin)
