@@ -122,10 +122,18 @@ async def test_no_code_no_verdict_in_10_s(launch_browser, live_system: LiveSyste
     await browser.close()
 
 
+# The worn card's text is fixed, so its print and frames are the same every run. With a random card, the page's
+# zxing once took the rubbed code for a valid symbol reading "252" in every loop of the video (1 card in the CI
+# runs so far; 0 of 20 random worn cards through the page's reader, 8 s each, 2026-12-03, every frame located),
+# and "nothing was read" failed. This text is the first of those 20.
+WORN_TEXT = ("VC1.KO2PVY.RTXF4LWR.OX6U77XFKMO77K76FERBTV2PGFSASAZDKAGELAPTNDGED5LM3SFB4ASEUUIF5MLTD5C73Q5XLGWYBDEHWMMA"
+             "7XVPTHSU3BWWXIKQYAQ")
+
+
 async def test_a_code_seen_but_not_read_asks_to_come_closer(launch_browser, live_system: LiveSystem,
                                                             tmp_path: Path) -> None:
     scenario = live_system.scenario()
-    card = worn_code(printed_card(scenario.cards[0][1], tmp_path))
+    card = worn_code(printed_card(WORN_TEXT, tmp_path))
     camera = write_y4m(tmp_path / "camera.y4m", frames(card, WORN))
     browser, page = await kiosk_with_camera(launch_browser, live_system, camera, device_record(live_system, scenario))
     await page.goto(f"{live_system.base_url}/kiosk/")

@@ -67,7 +67,8 @@ async def test_an_admin_sets_up_an_event_by_keyboard_alone_and_every_page_fits_a
     system = live_system
     admin = await system.account("admin")
     ev = f"kb-{secrets.token_hex(3)}"
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    # en-US: the date controls' segments are then month, day, year, as typed below.
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = await context.new_page()
     watch(page)
     errors: list[str] = []
@@ -108,7 +109,6 @@ async def test_an_admin_sets_up_an_event_by_keyboard_alone_and_every_page_fits_a
     await page.wait_for_selector("#set-debounce_s", timeout=WAIT_MS)
 
     # A rule changed and saved: Tab to it, type, Tab on to the save button, Enter.
-    keys.page = page
     await keys.tab_to("#set-debounce_s")
     await keys.type("90")
     await keys.tab_to("#event-form button[type=submit]")
