@@ -25,6 +25,7 @@ const TEXT = {
     err_unknown_shift: "本活動沒有這個班別", err_unknown_team: "這個志工隊沒有志工",
     err_roster_refused: "檔案有問題，未寫入任何資料", err_assignments_refused: "檔案有問題，未寫入任何資料",
     err_invalid_field: "欄位不正確",
+    needsShifts: "本活動還沒有班別：請先在「活動設定」新增班別。", needsTeams: "名冊裡還沒有志工隊：請先上傳名冊。",
   },
   en: {
     title: "Roster", logout: "Log out", loginTitle: "Admin sign-in", eventId: "Event id", token: "Admin token", loginGo: "Open",
@@ -49,6 +50,8 @@ const TEXT = {
     err_roster_refused: "The file has problems; nothing was written",
     err_assignments_refused: "The file has problems; nothing was written",
     err_invalid_field: "A field is wrong",
+    needsShifts: "This event has no shifts yet: add them on the event's page first.",
+    needsTeams: "The roster has no teams yet: upload a roster first.",
   },
 };
 const PREVIEW_COLUMNS = ["line", "volunteer_id", "name", "team", "unit"];
@@ -160,6 +163,11 @@ function fillChoices() {
     el("option", { value: s.shift_id }, `${s.name} · ${when(s.starts_at)}`)));
   if (team) $("assign-team").value = team;
   if (shift) $("assign-shift").value = shift;
+  // Nothing to choose from: say what is missing instead of leaving the browser's "select an item" prompt.
+  const missing = choices.shifts.length === 0 ? "needsShifts" : choices.teams.length === 0 ? "needsTeams" : "";
+  $("assign-needs").textContent = missing ? t(missing) : "";
+  $("assign-needs").hidden = !missing;
+  $("assign").querySelector("button[type=submit]").disabled = Boolean(missing);
   $("shifts").tBodies[0].replaceChildren(...choices.shifts.map((s) => el("tr", { dataset: { shift: s.shift_id } },
     el("td", {}, `${s.name} (${s.shift_id})`), el("td", {}, s.zone_id), el("td", {}, when(s.starts_at)),
     el("td", {}, when(s.ends_at)), el("td", {}, String(s.required)), el("td", { class: "num" }, String(s.assigned)))));

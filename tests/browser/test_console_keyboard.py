@@ -1,8 +1,9 @@
 """The office console by keyboard alone and on a 10-inch tablet (issue 18: "usable by keyboard, at 1280 px and on
 a 10-inch tablet"), in a real Chromium. An admin signs in, creates an event, changes a rule and adds a zone with
 Tab, typing and Enter only; every stop Tab makes shows where the focus is and is on screen. Then every console
-page of that event, upright on a tablet, fits the screen's width (wide tables scroll inside their panel), and
-Postgres is asked what the keys made."""
+page of that event, upright on a tablet, fits the screen's width (wide tables scroll inside their panel; the
+roster page says the event has no shifts yet instead of offering a dead button), and Postgres is asked what the
+keys made."""
 
 from __future__ import annotations
 
@@ -159,6 +160,10 @@ async def test_an_admin_sets_up_an_event_by_keyboard_alone_and_every_page_fits_a
     for name, ready in CONSOLE_PAGES.items():
         await page.goto(f"{system.base_url}/kiosk/console/{name}?event={ev}")
         await page.wait_for_selector(ready, timeout=WAIT_MS)
+        if name == "roster.html":  # the event has no shifts yet: the page says so instead of a dead button
+            await page.wait_for_selector("#assign-needs:not([hidden])", timeout=WAIT_MS)
+            assert await page.inner_text("#assign-needs") == "本活動還沒有班別：請先在「活動設定」新增班別。"
+            assert await page.is_disabled("#assign button[type=submit]")
         width = await page.evaluate("() => document.documentElement.scrollWidth")
         if width > TABLET["width"]:
             overflowing[name] = width
