@@ -37,6 +37,7 @@ useText({ "zh-TW": { ...LOGIN_TEXT["zh-TW"], ...NAV_TEXT["zh-TW"], ...TEXT["zh-T
 
 const session = new StaffSession("console");
 wireLang("console.lang", applyLanguage);
+let me = null; // the signed-in admin's user id
 const eventFilter = new URLSearchParams(location.search).get("event") || "";
 
 function problem(err) {
@@ -63,10 +64,11 @@ function row(p) {
   const state = stateOf(p);
   const actions = el("div", { class: "actions" });
   if (state !== "revoked") {
-    actions.append(
-      el("button", { type: "button", "data-action": "reset", onclick: () => reset(p) }, t("reset")),
-      el("button", { type: "button", "data-action": "revoke", onclick: () => revoke(p) }, t("revoke")),
-    );
+    actions.append(el("button", { type: "button", "data-action": "reset", onclick: () => reset(p) }, t("reset")));
+    // Not on the signed-in admin's own row: the gateway refuses it (own_account); another admin can.
+    if (p.user_id !== me) {
+      actions.append(el("button", { type: "button", "data-action": "revoke", onclick: () => revoke(p) }, t("revoke")));
+    }
   }
   return el("tr", { "data-user": p.user_id, "data-state": state },
     el("td", {}, p.name), el("td", {}, p.login || p.user_id), el("td", {}, t(`role_${p.role}`)),
@@ -135,6 +137,7 @@ function showLogin(message = "") {
 }
 
 async function start() {
+  me = (await api("/api/v1/session").catch(() => ({}))).user_id || null;
   if (await load()) {
     hideLogin("people-page");
   }

@@ -42,7 +42,11 @@ async def test_an_admin_adds_a_coordinator_who_sets_a_password_and_signs_in(
     # The bar keeps the event: its own pages stay linked from the People page.
     assert await page.get_attribute("#console-nav a[aria-current=page]", "href") == f"people.html?event={scenario.event_id}"
     assert await page.get_attribute("#console-nav a[href^='roster.html']", "href") == f"roster.html?event={scenario.event_id}"
-    await page.locator("#people tbody tr", has_text=admin).wait_for(timeout=WAIT_MS)
+    own = page.locator("#people tbody tr", has_text=admin)
+    await own.wait_for(timeout=WAIT_MS)
+    # No 停用 on your own row (the gateway refuses it as own_account); 重設密碼 stays.
+    assert await own.locator("button[data-action=reset]").count() == 1
+    assert await own.locator("button[data-action=revoke]").count() == 0
 
     login = f"coord-{secrets.token_hex(3)}"
     await page.fill("#add-name", "林協調")
